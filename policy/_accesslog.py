@@ -1,0 +1,98 @@
+"""Web server access logs, read one request at a time.
+
+Three line formats are recognised, line by line, so a log that mixes them
+(or has a few torn lines) still reads:
+
+- Common Log Format: ``192.0.2.1 - - [17/May/2015:10:05:03 +0000]
+  "GET /plan HTTP/1.1" 200 1234``
+- Combined Log Format: the same, followed by referrer and user agent.
+- JSON lines: ``{"ip": "192.0.2.1", "method": "GET", "path": "/plan"}``.
+
+A line that fits none of them is a :class:`Malformed` record carrying its line
+number and why, never an exception: one bad line must not stop an audit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["MAX_LOG_LINE", "LogRequest", "Malformed", "read_requests"]
+
+# Longer lines are not read as requests: servers cap request lines well
+# below this (nginx's large_client_header_buffers default is 8 KB).
+MAX_LOG_LINE: Final = 64 * 1024
+
+# host ident user [time] "METHOD target PROTOCOL" ...: the request line is
+# split on single spaces as servers write it; a request with no protocol
+# (HTTP/0.9) is accepted too.  Every part is a bounded class without nested
+# quantifiers, so matching is linear in the line's length.
+_CLF: Final = re.compile(
+    r'(?P<ip>[^ ]+) [^ ]+ [^ ]+ \[[^\]]*\] "(?P<method>[^ "]+) (?P<path>[^ "]+)'
+    r'(?: [^"]*)?"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRequest:
+    """One request from a log: who, what and where in the file."""
+
+    line: int
+    ip: str
+    method: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A line that is not a request in any known format."""
+
+    line: int
+    why: str
+
+
+def read_requests(lines: Iterable[str]) -> Iterator[LogRequest | Malformed]:
+    """Yield each non-blank line of a log as a request or as malformed.
+
+    Args:
+        lines: The log's lines, with or without their line endings.
+
+    Yields:
+        A :class:`LogRequest` for each line in a known format, else a
+        :class:`Malformed` naming the 1-based line number and the reason.
+    """
+    match_clf = _CLF.match
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LOG_LINE:
+            yield Malformed(number, f"line longer than {MAX_LOG_LINE} characters")
+            continue
+        found = match_clf(line)
+        if found is not None:
+            ip, method, path = found.group("ip", "method", "path")
+            yield LogRequest(number, ip, method, path)
+            continue
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("{"):
+            yield _json_request(number, stripped)
+        else:
+            yield Malformed(number, "not Common, Combined or JSON log format")
+
+
+def _json_request(number: int, text: str) -> LogRequest | Malformed:
+    """Read a JSON-lines record with string fields ip, method and path."""
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError):
+        return Malformed(number, "not valid JSON")
+    if not isinstance(record, dict):
+        return Malformed(number, "JSON record is not an object")
+    fields = [record.get(key) for key in ("ip", "method", "path")]
+    if not all(isinstance(field, str) for field in fields):
+        return Malformed(number, "JSON record needs string fields ip, method, path")
+    ip, method, path = fields
+    return LogRequest(number, str(ip), str(method), str(path))

@@ -1,0 +1,215 @@
+"""Interval index over IP addresses, and the table saying which entry matched.
+
+An allowlist is a set of addresses; this module holds it as integer
+intervals so that a lookup is one binary search, whatever the entries
+looked like (single addresses, CIDRs, nested or overlapping ranges).
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterable
+
+from policy._address import MAX_ADDRESS, Version, format_address
+
+__all__ = ["AttributionTable", "IntervalIndex"]
+
+_BITS: dict[int, int] = {4: 32, 6: 128}
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge overlapping and adjacent inclusive intervals into sorted runs."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(intervals):
+        if merged and first <= merged[-1][1] + 1:
+            if last > merged[-1][1]:
+                merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _cidr_cover(version: Version, first: int, last: int) -> Iterable[str]:
+    """Yield the fewest CIDRs whose union is exactly ``[first, last]``."""
+    bits = _BITS[version]
+    while first <= last:
+        # The largest aligned block starting at ``first`` that fits.
+        size = first & -first if first else 1 << bits
+        while size > last - first + 1:
+            size >>= 1
+        yield f"{format_address(version, first)}/{bits - size.bit_length() + 1}"
+        first += size
+
+
+class IntervalIndex:
+    """A set of IPv4 and IPv6 addresses held as integer intervals.
+
+    Invariants, per family (4 and 6): intervals are inclusive ``(first,
+    last)`` pairs with ``0 <= first <= last <= max``; they are sorted by
+    ``first``; no two overlap or touch (overlapping and adjacent intervals
+    are merged, so ``last + 1 < next first``).  The representation of a set
+    is therefore unique, and equality is equality of the intervals.
+    Membership is one binary search, O(log n).
+
+    >>> IntervalIndex([(4, 10, 20), (4, 21, 30), (6, 1, 1)])
+    <IntervalIndex v4: 1 range, v6: 1 range>
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, intervals: Iterable[tuple[Version, int, int]] = ()) -> None:
+        """Build the index from ``(version, first, last)`` inclusive triples.
+
+        Raises:
+            ValueError: A version is not 4 or 6, or an interval is empty or
+                out of its family's range.
+        """
+        by_family: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for version, first, last in intervals:
+            if version not in by_family:
+                raise ValueError(f"IP version must be 4 or 6, got {version!r}")
+            if not 0 <= first <= last <= MAX_ADDRESS[version]:
+                raise ValueError(
+                    f"an IPv{version} interval must satisfy 0 <= first <= last"
+                    f" <= {MAX_ADDRESS[version]}, got ({first}, {last})"
+                )
+            by_family[version].append((first, last))
+        self._starts: dict[int, list[int]] = {}
+        self._ends: dict[int, list[int]] = {}
+        for family, found in by_family.items():
+            merged = _merge(found)
+            self._starts[family] = [first for first, _ in merged]
+            self._ends[family] = [last for _, last in merged]
+
+    def contains(self, version: Version, value: int) -> bool:
+        """Return True when the address ``value`` of ``version`` is in the set."""
+        starts = self._starts.get(version)
+        if starts is None:
+            return False
+        i = bisect_right(starts, value) - 1
+        return i >= 0 and value <= self._ends[version][i]
+
+    def ranges(self, version: Version) -> tuple[tuple[int, int], ...]:
+        """Return the merged intervals of one family, sorted."""
+        return tuple(zip(self._starts[version], self._ends[version], strict=True))
+
+    def range_count(self, version: Version) -> int:
+        """Return how many merged intervals one family holds."""
+        return len(self._starts[version])
+
+    def address_count(self, version: Version) -> int:
+        """Return how many addresses of one family are in the set."""
+        return sum(
+            last - first + 1
+            for first, last in zip(
+                self._starts[version], self._ends[version], strict=True
+            )
+        )
+
+    def to_cidrs(self) -> list[str]:
+        """Return the minimal exact CIDR cover, IPv4 then IPv6, sorted."""
+        cidrs: list[str] = []
+        for version in (4, 6):
+            for first, last in self.ranges(version):
+                cidrs.extend(_cidr_cover(version, first, last))
+        return cidrs
+
+    def union(self, other: IntervalIndex) -> IntervalIndex:
+        """Return the set of addresses in either index."""
+        return IntervalIndex(
+            (version, first, last)
+            for index in (self, other)
+            for version in (4, 6)
+            for first, last in index.ranges(version)
+        )
+
+    def __or__(self, other: IntervalIndex) -> IntervalIndex:
+        return self.union(other)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IntervalIndex):
+            return NotImplemented
+        return self._starts == other._starts and self._ends == other._ends
+
+    def __hash__(self) -> int:
+        return hash((self.ranges(4), self.ranges(6)))
+
+    def __repr__(self) -> str:
+        counts = []
+        for version in (4, 6):
+            count = self.range_count(version)
+            counts.append(f"v{version}: {count} range{'' if count == 1 else 's'}")
+        return f"<IntervalIndex {', '.join(counts)}>"
+
+
+class AttributionTable:
+    """Which original entry admits each address: the first in input order.
+
+    The address line of each family is split at every entry boundary into
+    elementary segments; each segment is owned by the first entry (lowest
+    number) covering it, or by none.  Invariants: ``starts`` is sorted and
+    strictly increasing, segment ``i`` runs from ``starts[i]`` to
+    ``starts[i + 1] - 1`` (the last one to the family's maximum), neighbours
+    have different owners, and owner -1 means no entry covers the segment.
+    A lookup is one binary search, O(log n).
+    """
+
+    __slots__ = ("_owners", "_starts")
+
+    def __init__(self, intervals: Iterable[tuple[Version, int, int, int]]) -> None:
+        """Build from ``(version, first, last, entry_number)`` quadruples.
+
+        Entry numbers are non-negative; a lower number wins where entries
+        overlap.  Bounds are trusted: the caller validated them.
+        """
+        by_family: dict[int, list[tuple[int, int, int]]] = {4: [], 6: []}
+        for version, first, last, number in intervals:
+            by_family[version].append((first, last, number))
+        self._starts: dict[int, list[int]] = {}
+        self._owners: dict[int, list[int]] = {}
+        for family, found in by_family.items():
+            starts, owners = _sweep(found)
+            self._starts[family] = starts
+            self._owners[family] = owners
+
+    def owner(self, version: Version, value: int) -> int | None:
+        """Return the number of the entry admitting ``value``, or None."""
+        starts = self._starts.get(version)
+        if not starts:
+            return None
+        i = bisect_right(starts, value) - 1
+        if i < 0 or self._owners[version][i] < 0:
+            return None
+        return self._owners[version][i]
+
+    def __repr__(self) -> str:
+        return (
+            f"<AttributionTable v4: {len(self._starts[4])} segments, "
+            f"v6: {len(self._starts[6])} segments>"
+        )
+
+
+def _sweep(intervals: list[tuple[int, int, int]]) -> tuple[list[int], list[int]]:
+    """Compute segment starts and owners for one family by a sweep line."""
+    # Events at each boundary: entries opening there; closings are lazy,
+    # an entry is dropped from the heap once the sweep passes its end.
+    opening: dict[int, list[tuple[int, int]]] = {}
+    boundaries: set[int] = set()
+    for first, last, number in intervals:
+        opening.setdefault(first, []).append((number, last))
+        boundaries.add(first)
+        boundaries.add(last + 1)
+    starts: list[int] = []
+    owners: list[int] = []
+    active: list[tuple[int, int]] = []
+    for point in sorted(boundaries):
+        for item in opening.get(point, ()):
+            heapq.heappush(active, item)
+        while active and active[0][1] < point:
+            heapq.heappop(active)
+        owner = active[0][0] if active else -1
+        if not owners or owners[-1] != owner:
+            starts.append(point)
+            owners.append(owner)
+    return starts, owners

@@ -1,0 +1,363 @@
+"""Canonical request paths: one spelling per path, or a refusal.
+
+A scope check is only as good as the agreement between the path the checker
+compares and the path the server finally routes.  Every rule below refuses a
+shape that real servers have routed differently from the check in front of
+them:
+
+* Dot segments.  Envoy before CVE-2019-9901 matched routes on the raw path
+  while the backend resolved ``/plan/../ClientGroup`` to ``/ClientGroup``.
+  ``.`` and ``..`` segments are refused in every spelling (``%2e%2E``,
+  ``.%2e``, after merging slashes), even when resolving them would stay
+  inside the allowed endpoint: a request that needs them is not a normal
+  API call.
+* Encoded separators.  CVE-2021-29492 (Envoy) and CVE-2021-31920 (Istio):
+  ``%2F`` hid segments from the matcher, then a backend decoded it into a
+  separator.  ``%2F`` and ``%5C`` in any case, and a raw ``\\`` (a separator
+  on Windows servers), are refused.
+* Control characters.  Spring Security CVE-2022-22978: a regex ``.`` did not
+  match an encoded CR or LF, so ``/admin%0Ax`` escaped the rule; Envoy
+  CVE-2019-9900 truncated at NUL.  Raw and encoded controls are refused.
+* Path parameters.  Tomcat strips ``;name=value`` from each segment before
+  routing, so ``/plan/..;/Client`` reaches ``/Client``.  ``;`` is refused raw
+  and as ``%3B``.
+* Double encoding.  ``%252F`` is ``%2F`` to a server that decodes twice;
+  ``%25`` followed by two hex digits is refused.
+
+What is kept is normalised: the query and fragment are dropped, escapes of
+unreserved characters (RFC 3986 section 2.3) are decoded, other escapes get
+upper-case hex (section 2.1), and repeated slashes are merged.  The result
+holds only ASCII, so case folding it is plain ASCII folding.
+
+The common path (letters, digits, single slashes, no escapes) is accepted by
+one anchored regular expression without nested repetition, so the cost is
+linear and small; everything else takes one pass over the characters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from policy._errors import MAX_ECHO, Diagnostic, PolicyError, PolicyTypeError, echo
+
+__all__ = ["DEFAULT_MAX_PATH_LENGTH", "PathError", "canonical_path"]
+
+# Longer request targets are refused before any parsing; 8 KiB matches the
+# default request-line limit of common servers (Apache, nginx large buffers).
+DEFAULT_MAX_PATH_LENGTH: Final = 8192
+
+_SOURCE: Final = "<path>"
+
+# RFC 3986 section 2.3: escapes of these are decoded, everything else kept.
+_UNRESERVED: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+)
+# pchar (section 3.3) without ';', which is refused as a path parameter.
+_PCHAR: Final = _UNRESERVED | frozenset("!$&'()*+,=:@")
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+# The fast path: nothing to decode, merge or refuse.  One character class
+# under one star, so matching cannot backtrack.
+_PLAIN: Final = re.compile(r"/[A-Za-z0-9._~!$&'()*+,=:@/-]*").fullmatch
+
+
+class PathError(PolicyError):
+    """A request path was refused; it carries one diagnostic with the code.
+
+    Attributes:
+        code: The diagnostic's code, such as ``dot-segment``.
+    """
+
+    @property
+    def code(self) -> str:
+        """The stable code of the refusal."""
+        return self.diagnostics[0].code
+
+
+def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> str:
+    """Return the canonical form of a request target's path.
+
+    Accepted forms, each with its canonical result::
+
+        /plan/7/schedule      ->  /plan/7/schedule
+        /plan?id=7#top        ->  /plan
+        //plan///x/           ->  /plan/x/
+        /%41pi/%c3%a9         ->  /Api/%C3%A9
+
+    A refusal reads, for ``/plan/%2e%2E/Client``::
+
+        <path>:1:7: error dot-segment path must not contain a '.' or '..'
+        segment in any spelling, got '/plan/%2e%2E/Client'
+
+    Args:
+        raw: The request target as received, still percent-encoded.
+        max_length: Longer targets are refused before parsing.
+
+    Returns:
+        The canonical path: starts with ``/``, ASCII only, no empty, ``.``
+        or ``..`` segment, escapes only where needed, in upper-case hex; a
+        single trailing slash is kept.
+
+    Raises:
+        PathError: The target is refused; ``code`` says why.
+        PolicyTypeError: ``raw`` is not a ``str``.
+    """
+    if not isinstance(raw, str):
+        raise PolicyTypeError(f"path must be a str, got {type(raw).__name__}")
+    if len(raw) <= max_length and _is_plain(raw):
+        return raw
+    return _Canonicaliser(raw, max_length).run()
+
+
+def _is_plain(path: str) -> bool:
+    """True when ``path`` is already canonical, with nothing to cut or check."""
+    return _PLAIN(path) is not None and "//" not in path and "/." not in path
+
+
+class _Canonicaliser:
+    """One pass over one target; raises at the first refused character."""
+
+    __slots__ = ("escape_columns", "max_length", "raw", "segment", "segments")
+
+    def __init__(self, raw: str, max_length: int) -> None:
+        self.raw = raw
+        self.max_length = max_length
+        self.segments: list[str] = []
+        self.segment: list[str] = []
+        # 1-based columns of the '%25' escapes in the current segment.
+        self.escape_columns: list[int] = []
+
+    def run(self) -> str:
+        raw = self.raw
+        # Step 1: shape of the whole target, before looking inside it.
+        if len(raw) > self.max_length:
+            self.fail(
+                self.max_length + 1,
+                "path-too-long",
+                f"path must be at most {self.max_length} characters, got "
+                f"{len(raw)} characters",
+                raw[self.max_length :],
+            )
+        if not raw:
+            self.fail(1, "empty-path", "path must not be empty", "")
+        self.check_characters()
+        path = raw.partition("?")[0].partition("#")[0]
+        if _is_plain(path):
+            # Only a query or fragment to drop, already checked above.
+            return path
+        self.check_origin_form(path)
+
+        # Step 2: walk the path, building decoded segments.
+        index = 1
+        while index < len(path):
+            char = path[index]
+            if char == "/":
+                self.end_segment(index)
+                index += 1
+            elif char == "%":
+                index = self.escape(path, index)
+            else:
+                self.plain(char, index)
+                index += 1
+        self.end_segment(len(path))
+
+        # Step 3: join; keep one trailing slash, which some routers honour.
+        joined = "/" + "/".join(self.segments)
+        if self.segments and path.endswith("/"):
+            return joined + "/"
+        return joined
+
+    def check_characters(self) -> None:
+        """Refuse raw controls, whitespace and non-ASCII anywhere."""
+        raw = self.raw
+        if raw.isascii() and raw.isprintable() and " " not in raw:
+            return
+        for index, char in enumerate(raw):
+            if ord(char) < 0x20 or ord(char) == 0x7F:
+                self.fail_control(index, char)
+            if char.isspace():
+                self.fail(
+                    index + 1,
+                    "whitespace",
+                    "path must not contain raw whitespace; encode it as %20",
+                    char,
+                )
+            if not char.isascii():
+                self.fail(
+                    index + 1,
+                    "non-ascii",
+                    f"path must be ASCII; percent-encode U+{ord(char):04X} as "
+                    "UTF-8 bytes",
+                    char,
+                )
+
+    def check_origin_form(self, path: str) -> None:
+        """Refuse targets that are not an absolute path (origin-form)."""
+        if path.startswith("/"):
+            return
+        if "://" in path:
+            self.fail(
+                1,
+                "absolute-form",
+                "path must be origin-form starting with '/', not a full URL",
+                path,
+            )
+        self.fail(1, "no-leading-slash", "path must start with '/'", path)
+
+    def plain(self, char: str, index: int) -> None:
+        if char in _PCHAR:
+            self.segment.append(char)
+        elif char == "\\":
+            self.fail(
+                index + 1,
+                "backslash",
+                "path must not contain '\\', which some servers treat as '/'",
+                char,
+            )
+        elif char == ";":
+            self.fail_parameter(index, char)
+        else:
+            self.fail(
+                index + 1,
+                "invalid-character",
+                f"path must hold only RFC 3986 path characters; encode {char!r}",
+                char,
+            )
+
+    def escape(self, path: str, index: int) -> int:
+        """Decode or keep one ``%XX`` escape; return the next index."""
+        digits = path[index + 1 : index + 3]
+        if len(digits) < 2 or not (digits[0] in _HEX and digits[1] in _HEX):
+            self.fail(
+                index + 1,
+                "bad-escape",
+                "'%' must be followed by two hex digits",
+                path[index : index + 3],
+            )
+        value = int(digits, 16)
+        char = chr(value)
+        if char in _UNRESERVED:
+            self.segment.append(char)
+        elif value in (0x2F, 0x5C):
+            self.fail(
+                index + 1,
+                "encoded-slash",
+                "path must not contain an encoded '/' or '\\' (%2F, %5C); servers "
+                "disagree on whether it separates segments",
+                path[index : index + 3],
+            )
+        elif value == 0x3B:
+            self.fail_parameter(index, path[index : index + 3])
+        elif value < 0x20 or value == 0x7F:
+            self.fail_control(index, path[index : index + 3])
+        elif value >= 0x80:
+            return self.utf8_run(path, index)
+        else:
+            if value == 0x25:
+                self.escape_columns.append(index + 1)
+            self.segment.append("%" + digits.upper())
+        return index + 3
+
+    def utf8_run(self, path: str, index: int) -> int:
+        """Keep a run of escaped non-ASCII bytes if they are valid UTF-8.
+
+        Overlong forms such as ``%C0%AE`` (a '.' to lenient decoders) are
+        not valid UTF-8 and so are refused with the run.
+        """
+        start = index
+        data = bytearray()
+        while path.startswith("%", index) and len(path) >= index + 3:
+            digits = path[index + 1 : index + 3]
+            if not (digits[0] in _HEX and digits[1] in _HEX):
+                break
+            if int(digits, 16) < 0x80:
+                break
+            data.append(int(digits, 16))
+            index += 3
+        try:
+            data.decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            self.fail(
+                start + 1,
+                "bad-utf8",
+                "percent-encoded bytes must be valid UTF-8",
+                path[start:index],
+            )
+        self.segment.append(path[start:index].upper())
+        return index
+
+    def end_segment(self, index: int) -> None:
+        """Close the segment ending before ``index``: merge empties, refuse dots."""
+        text = "".join(self.segment)
+        begin = self.raw.rfind("/", 0, index) + 1
+        if text in (".", ".."):
+            self.fail(
+                begin + 1,
+                "dot-segment",
+                "path must not contain a '.' or '..' segment in any spelling",
+                self.raw[begin:index],
+            )
+        if self.escape_columns:
+            self.check_double_encoding(text)
+        if text:
+            self.segments.append(text)
+        self.segment = []
+        self.escape_columns = []
+
+    def check_double_encoding(self, text: str) -> None:
+        """Refuse '%25' followed by two hex digits, after decoding.
+
+        Checking the decoded segment, not the raw one, also catches
+        ``%25%32%46``, which decodes to ``%252F``.  Each '%25' in ``text``
+        came from one '%25' escape, in order, so its column is known.
+        """
+        found = -1
+        for column in self.escape_columns:
+            found = text.find("%25", found + 1)
+            follower = text[found + 3 : found + 5]
+            if len(follower) == 2 and all(char in _HEX for char in follower):
+                self.fail(
+                    column,
+                    "double-encoding",
+                    "path must not be percent-encoded twice ('%25' followed by "
+                    "two hex digits)",
+                    "%25" + follower,
+                )
+
+    def fail_control(self, index: int, text: str) -> None:
+        self.fail(
+            index + 1,
+            "control-character",
+            "path must not contain a control character, raw or encoded",
+            text,
+        )
+
+    def fail_parameter(self, index: int, text: str) -> None:
+        self.fail(
+            index + 1,
+            "path-parameter",
+            "path must not contain ';' path parameters (raw or %3B); servers such "
+            "as Tomcat strip them before routing",
+            text,
+        )
+
+    def fail(self, column: int, code: str, rule: str, text: str) -> None:
+        raise _error(self.raw, column, code, rule, text)
+
+
+def _error(raw: str, column: int, code: str, rule: str, text: str) -> PathError:
+    """Build the error for one refusal at a 1-based column of ``raw``."""
+    message = f"{rule}, got {echo(raw)!r}"
+    diagnostic = Diagnostic(
+        source=_SOURCE,
+        line=1,
+        column=column,
+        text=echo(text),
+        message=message,
+        code=code,
+        # Only the start of a long line can be shown; do not keep the rest.
+        line_text=raw[: 4 * MAX_ECHO],
+        length=max(1, len(text)),
+    )
+    return PathError(diagnostic.format(caret=False), [diagnostic])

@@ -1,0 +1,51 @@
+"""The ``policy`` command.
+
+Every subcommand keeps one meaning of the exit status: 0 when the answer is
+yes (allowed, clean, done), 1 when it is no (denied, lint errors), 2 when the
+policy or the arguments cannot be used, with the error on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from policy.cli import _check, _lint, _replay
+from policy.cli._common import EXIT_UNUSABLE
+
+__all__ = ["build_parser", "main"]
+
+_SUBCOMMANDS = (_check, _lint, _replay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="policy",
+        description="Decide whether an API request made with an access token "
+        "may go through: IP allowlists, endpoint scopes, token lifetimes.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in _SUBCOMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        print("policy: interrupted", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except BrokenPipeError:
+        # The reader went away (``policy replay ... | head``).  Point stdout
+        # at devnull so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_UNUSABLE
+    return status

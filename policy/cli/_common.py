@@ -1,0 +1,43 @@
+"""What every subcommand shares: exit statuses, loading, error output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Final, TypeAlias
+
+from policy._errors import PolicyError
+from policy._policy import AccessPolicy
+from policy._policyfile import load_policy
+
+__all__ = [
+    "EXIT_NO",
+    "EXIT_UNUSABLE",
+    "EXIT_YES",
+    "Subparsers",
+    "fail",
+    "load_or_fail",
+]
+
+EXIT_YES: Final = 0
+EXIT_NO: Final = 1
+EXIT_UNUSABLE: Final = 2
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def fail(message: str) -> int:
+    """Print ``policy: message`` on stderr; return the 'unusable' status."""
+    print(f"policy: {message}", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+def load_or_fail(path: Path) -> AccessPolicy | None:
+    """Load a policy file, printing every diagnostic on failure."""
+    try:
+        return load_policy(path)
+    except PolicyError as error:
+        for diagnostic in error.diagnostics:
+            print(diagnostic.format(), file=sys.stderr)
+        return None

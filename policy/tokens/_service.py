@@ -1,0 +1,733 @@
+"""The token service: create, renew, revoke, list, and authorize requests.
+
+The service is the only part that reads the clock and talks to a store; the
+lifetime arithmetic is in :mod:`policy.tokens._lifetimes`, the request check
+in :class:`policy.AccessPolicy`.  Secrets pass through it once, on their way
+out of :meth:`TokenService.create` and :meth:`TokenService.renew`; only their
+digests go further.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from policy._allowlist import IPAllowlist
+from policy._decision import Decision, Reason
+from policy._errors import PolicyError, PolicyTypeError, echo
+from policy._policy import AccessPolicy
+from policy._scope import Scope
+from policy.tokens._clock import Clock, SystemClock, as_utc
+from policy.tokens._errors import (
+    RenewalDenied,
+    TokenError,
+    TokenNotFoundError,
+    TokenPermissionError,
+    TokenStoreError,
+    token_error,
+)
+from policy.tokens._lifetimes import (
+    SCOPE_IDS,
+    Forever,
+    LifetimeRules,
+    ScopeId,
+    TokenClock,
+    access_state,
+    plan,
+    renew_by,
+    token_clock,
+)
+from policy.tokens._model import IssuedToken, PairRecord, TokenRecord
+from policy.tokens._secrets import (
+    derive_secret,
+    digest,
+    looks_like,
+    matches,
+    new_secret,
+    new_seed,
+)
+from policy.tokens._store import TokenStore
+
+__all__ = ["Credential", "TokenService"]
+
+_log = logging.getLogger(__name__)
+
+# How the caller of a management operation proved who they are.  Commvault
+# refuses to create, edit or delete a token while authenticated by another
+# access token, so a stolen token cannot mint or kill others.
+Credential = Literal["password", "session", "access_token"]
+_CREDENTIALS: frozenset[str] = frozenset({"password", "session", "access_token"})
+
+_MAX_LABEL = 256  # users and token names longer than this are refused
+_POLICY_CACHE_SIZE = 1024
+# A renewal that loses a compare-and-swap is retried; the retry sees the
+# pair superseded and ends there, so two attempts always suffice.
+_RENEW_ATTEMPTS = 2
+
+
+class TokenService:
+    """Issue, renew, revoke and check access tokens held in a store.
+
+    Args:
+        store: Where tokens live (:class:`MemoryStore`, :class:`SQLiteStore`).
+        clock: Tells the current instant; the system UTC clock by default.
+        rules: The lifetime numbers; Commvault's by default.
+        api_base: Base paths the API is served under, as for AccessPolicy.
+        case_sensitive: Match endpoints by exact case, as for AccessPolicy.
+
+    Raises:
+        PolicyTypeError: ``store``, ``clock`` or ``rules`` has the wrong type.
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        *,
+        clock: Clock | None = None,
+        rules: LifetimeRules | None = None,
+        api_base: Iterable[str] = (),
+        case_sensitive: bool = False,
+    ) -> None:
+        if not isinstance(store, TokenStore):
+            raise PolicyTypeError(
+                f"store must be a TokenStore, got {type(store).__name__}"
+            )
+        if clock is not None and not isinstance(clock, Clock):
+            raise PolicyTypeError(f"clock must be a Clock, got {type(clock).__name__}")
+        if rules is not None and not isinstance(rules, LifetimeRules):
+            raise PolicyTypeError(
+                f"rules must be LifetimeRules, got {type(rules).__name__}"
+            )
+        self.store = store
+        self.clock: Clock = SystemClock() if clock is None else clock
+        self.rules = LifetimeRules() if rules is None else rules
+        self._api_base = tuple(api_base)
+        self._case_sensitive = case_sensitive
+        self._policies: dict[str, AccessPolicy] = {}
+        self._policies_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TokenService(store={self.store!r}, clock={self.clock!r})"
+
+    def now(self) -> datetime:
+        """Read the clock, checked to be aware and normalised to UTC."""
+        return as_utc(self.clock.now(), name="clock.now()")
+
+    # -- management ----------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        user: str,
+        name: str,
+        scope: Scope | str,
+        endpoints: Iterable[str] | None = None,
+        allowlist: IPAllowlist | str | Sequence[str] | None = None,
+        renewable_until: datetime | Forever | None = None,
+        expires_at: datetime | None = None,
+        authenticated_by: Credential = "password",
+    ) -> IssuedToken:
+        """Create a token; return its id and its secrets, shown this once.
+
+        Args:
+            user: The owner.
+            name: The owner's label for the token.
+            scope: A :class:`Scope`, or a scope id (``all``, ``custom``,
+                ``hyperscale``, ``microsoft-scim``, ``1-touch-recovery``).
+            endpoints: The endpoints, when ``scope`` is the id ``custom``.
+            allowlist: An IPAllowlist, or its text or lines; None: any
+                client address.
+            renewable_until: For All, Custom and Hyperscale: the chain's
+                renewal limit, an aware datetime or ``"forever"``; None: 90
+                days after creation.
+            expires_at: For Microsoft SCIM and 1-Touch recovery: the expiry;
+                None: the scope's default.
+            authenticated_by: How the caller authenticated; ``access_token``
+                is refused.  The default trusts the calling code.
+
+        Returns:
+            The token id and name, the access token and (for refreshable
+            scopes) the refresh token, and the deadlines.
+
+        Raises:
+            TokenPermissionError: ``authenticated_by`` is ``access_token``.
+            TokenLifetimeError: A lifetime is not after creation, or beyond
+                the scope's maximum, or does not apply to the scope.
+            ScopeError: The scope or an endpoint is malformed.
+            AllowlistError: The allowlist is malformed.
+            PolicyTypeError: An argument has the wrong type, or a datetime
+                is naive.
+            TokenStoreError: The store cannot be written.
+        """
+        _require_credential(authenticated_by, action="create")
+        user = _label("user", user)
+        name = _label("name", name)
+        scope_id, scope_obj = _resolve_scope(scope, endpoints)
+        lines = _allowlist_lines(allowlist)
+        now = self.now()
+        if isinstance(renewable_until, datetime):
+            renewable_until = as_utc(renewable_until, name="renewable_until")
+        if expires_at is not None:
+            expires_at = as_utc(expires_at, name="expires_at")
+
+        lifetimes = plan(
+            self.rules,
+            scope_id=scope_id,
+            created_at=now,
+            renewable_until=renewable_until,
+            expires_at=expires_at,
+        )
+        access = new_secret("access")
+        refresh = new_secret("refresh") if lifetimes.refreshable else None
+        token = TokenRecord(
+            token_id=f"tok_{secrets.token_hex(8)}",
+            user=user,
+            name=name,
+            scope_id=scope_id,
+            endpoints=tuple(e.text for e in scope_obj.endpoints)
+            if scope_id == "custom"
+            else (),
+            allowlist=lines,
+            created_at=now,
+            refreshable=lifetimes.refreshable,
+            renewable_until=lifetimes.renewable_until,
+            issued_at=now,
+            access_expires_at=lifetimes.access_expires_at,
+        )
+        self.store.add(token, _pair(token.token_id, 1, access, refresh, now, token))
+        _log.debug("created token %s for user %s", token.token_id, echo(user))
+        return IssuedToken(
+            token_id=token.token_id,
+            name=name,
+            access_token=access,
+            refresh_token=refresh,
+            access_expires_at=token.access_expires_at,
+            renewable_until=token.renewable_until,
+        )
+
+    def revoke(
+        self, token_id: str, *, authenticated_by: Credential = "password"
+    ) -> bool:
+        """Revoke a token and every pair of its chain.
+
+        Returns:
+            True when it was live, False when it was already revoked.
+
+        Raises:
+            TokenPermissionError: ``authenticated_by`` is ``access_token``.
+            TokenNotFoundError: No token has this id.
+            TokenStoreError: The store cannot be written.
+        """
+        _require_credential(authenticated_by, action="revoke")
+        if self.store.get(token_id) is None:
+            raise _not_found(token_id)
+        revoked = self.store.revoke(token_id, at=self.now(), cause="user")
+        _log.debug("revoked token %s (was live: %s)", echo(token_id), revoked)
+        return revoked
+
+    def revoke_all(
+        self, user: str, *, authenticated_by: Credential = "password"
+    ) -> list[str]:
+        """Revoke every live token of ``user`` in one step; return their ids.
+
+        Raises:
+            TokenPermissionError: ``authenticated_by`` is ``access_token``.
+            TokenStoreError: The store cannot be written.
+        """
+        _require_credential(authenticated_by, action="revoke")
+        ids = self.store.revoke_user(user, at=self.now())
+        _log.debug("revoked %d tokens of user %s", len(ids), echo(user))
+        return ids
+
+    def tokens_of(self, user: str) -> list[TokenRecord]:
+        """Return the tokens of ``user`` (metadata only), oldest first."""
+        return self.store.tokens_of(user)
+
+    def show(self, token_id: str) -> TokenRecord:
+        """Return one token's metadata.
+
+        Raises:
+            TokenNotFoundError: No token has this id.
+        """
+        token = self.store.get(token_id)
+        if token is None:
+            raise _not_found(token_id)
+        return token
+
+    def clock_of(self, token_id: str, *, now: datetime | None = None) -> TokenClock:
+        """Return the token's deadlines and which ends first, at ``now``.
+
+        Args:
+            token_id: The token.
+            now: The instant to judge at; the service clock by default.
+
+        Raises:
+            TokenNotFoundError: No token has this id.
+            PolicyTypeError: ``now`` is naive.
+        """
+        token = self.show(token_id)
+        instant = self.now() if now is None else as_utc(now, name="now")
+        return token_clock(
+            self.rules,
+            issued_at=token.issued_at,
+            access_expires_at=token.access_expires_at,
+            refreshable=token.refreshable,
+            renewable_until=token.renewable_until,
+            revoked=token.revoked,
+            now=instant,
+        )
+
+    # -- renewal ---------------------------------------------------------------
+
+    def renew(self, *, access_token: str, refresh_token: str) -> IssuedToken:
+        """Renew a pair: return a new pair; the presented one stops working.
+
+        Presenting a pair that was already renewed is treated as theft: the
+        whole chain is revoked and the renewal refused with reason
+        ``refresh_reused_chain_revoked`` -- unless the rules' reuse grace
+        is on and the renewal happened within it, in which case the same
+        successor is returned again.
+
+        Raises:
+            RenewalDenied: The renewal is refused; ``error.decision.reason``
+                says why (``missing_token``, ``unknown_token``,
+                ``not_yet_valid``, ``expired``, ``revoked``,
+                ``refresh_reused_chain_revoked``).
+            TokenStoreError: The store cannot be read or written.
+        """
+        for _ in range(_RENEW_ATTEMPTS):
+            issued = self._try_renew(access_token, refresh_token, self.now())
+            if issued is not None:
+                return issued
+        # Only reachable if the store keeps refusing the swap of a pair it
+        # reports as current: refuse rather than loop.
+        raise RenewalDenied(_deny(Reason.UNAVAILABLE, "the store refused renewal"))
+
+    def _try_renew(
+        self, access: str, refresh: str, now: datetime
+    ) -> IssuedToken | None:
+        """One renewal attempt; None when a concurrent renewal won the swap."""
+        token, pair = self._find_renewable(access, refresh)
+        if token.revoked:
+            raise RenewalDenied(_revoked_decision(token))
+        if pair.generation != token.generation:
+            return self._reused(token, pair, refresh, now)
+
+        deadline = renew_by(
+            self.rules,
+            access_expires_at=pair.access_expires_at,
+            renewable_until=token.renewable_until,
+        )
+        state = access_state(
+            self.rules,
+            issued_at=pair.issued_at,
+            access_expires_at=pair.access_expires_at,
+            renew_deadline=deadline,
+            now=now,
+        )
+        if state == "not_yet_valid":
+            raise RenewalDenied(_not_yet_valid(token, pair))
+        # The deadline binds even while the access token is still valid: a
+        # renewal at the renewable-until limit is refused, never stretched.
+        if state == "expired" or now >= deadline:
+            raise RenewalDenied(_renewal_closed(token, deadline))
+
+        seed = new_seed()
+        successor = self._successor(token, pair, refresh, seed, now)
+        if not self.store.rotate(
+            token.token_id,
+            generation=pair.generation,
+            seed=seed,
+            successor=successor[1],
+            at=now,
+        ):
+            return None
+        _log.debug("renewed token %s to pair %d", token.token_id, pair.generation + 1)
+        return successor[0]
+
+    def _find_renewable(
+        self, access: str, refresh: str
+    ) -> tuple[TokenRecord, PairRecord]:
+        if not access or not refresh:
+            raise RenewalDenied(
+                _deny(
+                    Reason.MISSING_TOKEN,
+                    "renewal needs both the access and the refresh token",
+                )
+            )
+        if not looks_like(access, "access") or not looks_like(refresh, "refresh"):
+            raise RenewalDenied(
+                _deny(
+                    Reason.UNKNOWN_TOKEN,
+                    "the tokens presented are not an access "
+                    "and a refresh token (prefix, length or checksum is wrong)",
+                )
+            )
+        pair = self.store.pair_by_access(digest(access))
+        token = None if pair is None else self.store.get(pair.token_id)
+        if (
+            pair is None
+            or token is None
+            or pair.refresh_digest is None
+            or not matches(refresh, pair.refresh_digest)
+        ):
+            raise RenewalDenied(
+                _deny(
+                    Reason.UNKNOWN_TOKEN,
+                    "no token has this access and refresh token pair",
+                )
+            )
+        return token, pair
+
+    def _successor(
+        self,
+        token: TokenRecord,
+        pair: PairRecord,
+        refresh: str,
+        seed: bytes,
+        now: datetime,
+    ) -> tuple[IssuedToken, PairRecord]:
+        """Derive the next pair from the presented refresh token and ``seed``."""
+        access = derive_secret("access", parent=refresh, seed=seed)
+        new_refresh = derive_secret("refresh", parent=refresh, seed=seed)
+        expires = now + self.rules.access_lifetime
+        record = PairRecord(
+            token_id=token.token_id,
+            generation=pair.generation + 1,
+            access_digest=digest(access),
+            refresh_digest=digest(new_refresh),
+            issued_at=now,
+            access_expires_at=expires,
+        )
+        issued = IssuedToken(
+            token_id=token.token_id,
+            name=token.name,
+            access_token=access,
+            refresh_token=new_refresh,
+            access_expires_at=expires,
+            renewable_until=token.renewable_until,
+            generation=record.generation,
+        )
+        return issued, record
+
+    def _reused(
+        self, token: TokenRecord, pair: PairRecord, refresh: str, now: datetime
+    ) -> IssuedToken:
+        """A superseded pair was presented: grace retry, or theft."""
+        successor = self.store.pair(token.token_id, pair.generation + 1)
+        if (
+            successor is not None
+            and pair.superseded_at is not None
+            and pair.successor_seed is not None
+            and token.generation == successor.generation
+            and timedelta(0) <= now - pair.superseded_at < self.rules.reuse_grace
+        ):
+            issued, _ = self._successor(
+                token, pair, refresh, pair.successor_seed, successor.issued_at
+            )
+            if matches(issued.access_token, successor.access_digest):
+                _log.debug("renewal of token %s retried within grace", token.token_id)
+                return issued
+
+        self.store.revoke(token.token_id, at=now, cause="reuse")
+        # An operator should look: either a client retried without grace,
+        # or someone else holds a copy of this chain's tokens.
+        _log.warning(
+            "token %s: superseded pair %d presented; chain revoked",
+            token.token_id,
+            pair.generation,
+        )
+        raise RenewalDenied(
+            _deny(
+                Reason.REFRESH_REUSED_CHAIN_REVOKED,
+                f"pair {pair.generation} was already renewed; presenting it again "
+                "is treated as theft, so every token of the chain is revoked",
+                token=token,
+            )
+        )
+
+    # -- authorization -------------------------------------------------------
+
+    def authorize(
+        self, *, access_token: str | None, ip: object, path: str, method: str = "GET"
+    ) -> Decision:
+        """Decide whether a request made with ``access_token`` may go through.
+
+        The token's lifecycle is judged first (known, live, current, not
+        expired), then its scope and allowlist by :class:`AccessPolicy`.
+
+        Returns:
+            The decision, naming the token by id and name once it is known.
+            Never raises: a store failure is a denial with reason
+            ``unavailable``.
+        """
+        try:
+            return self._authorize(access_token, ip, path, method)
+        except (TokenStoreError, PolicyTypeError) as error:
+            _log.debug("authorize could not decide: %s", type(error).__name__)
+            return _deny(Reason.UNAVAILABLE, "the token store is unavailable")
+
+    def _authorize(
+        self, access: str | None, ip: object, path: str, method: str
+    ) -> Decision:
+        if not access:
+            return _deny(Reason.MISSING_TOKEN, "no access token was presented")
+        if not looks_like(access, "access"):
+            return _deny(
+                Reason.UNKNOWN_TOKEN,
+                "the token presented is not an access token "
+                "(prefix, length or checksum is wrong)",
+            )
+        pair = self.store.pair_by_access(digest(access))
+        token = None if pair is None else self.store.get(pair.token_id)
+        if pair is None or token is None or not matches(access, pair.access_digest):
+            return _deny(Reason.UNKNOWN_TOKEN, "no token has this access token")
+
+        refused = self._lifecycle(token, pair, self.now())
+        if refused is not None:
+            return refused
+        try:
+            policy = self._policy(token)
+        except PolicyError:
+            return _deny(
+                Reason.UNAVAILABLE,
+                "the token's stored scope or allowlist no longer loads",
+                token=token,
+            )
+        decision = policy.check(ip=ip, path=path, method=method)
+        return replace(decision, token_id=token.token_id, token_name=token.name)
+
+    def _lifecycle(
+        self, token: TokenRecord, pair: PairRecord, now: datetime
+    ) -> Decision | None:
+        """The denial the token's lifecycle calls for at ``now``, if any."""
+        if token.revoked:
+            return _revoked_decision(token)
+        if pair.generation != token.generation:
+            return _deny(
+                Reason.REVOKED,
+                f"this access token was replaced by renewal at "
+                f"{_iso(pair.superseded_at)}",
+                token=token,
+            )
+        deadline = (
+            renew_by(
+                self.rules,
+                access_expires_at=pair.access_expires_at,
+                renewable_until=token.renewable_until,
+            )
+            if token.refreshable
+            else None
+        )
+        state = access_state(
+            self.rules,
+            issued_at=pair.issued_at,
+            access_expires_at=pair.access_expires_at,
+            renew_deadline=deadline,
+            now=now,
+        )
+        if state == "not_yet_valid":
+            return _not_yet_valid(token, pair)
+        if state == "renewable":
+            return _deny(
+                Reason.ACCESS_EXPIRED_RENEWABLE,
+                f"the access token expired at {pair.access_expires_at.isoformat()}; "
+                f"it can be renewed until {_iso(deadline)}",
+                token=token,
+            )
+        if state == "expired":
+            return _deny(
+                Reason.EXPIRED,
+                f"the access token expired at {pair.access_expires_at.isoformat()}"
+                + ("" if deadline is None else " and can no longer be renewed"),
+                token=token,
+            )
+        return None
+
+    def _policy(self, token: TokenRecord) -> AccessPolicy:
+        """The token's AccessPolicy, built once: scope and allowlist never change."""
+        with self._policies_lock:
+            cached = self._policies.get(token.token_id)
+        if cached is not None:
+            return cached
+        scope = Scope.from_id(token.scope_id, token.endpoints or None)
+        allowlist = (
+            None
+            if token.allowlist is None
+            else IPAllowlist.parse(list(token.allowlist), source=f"<{token.token_id}>")
+        )
+        policy = AccessPolicy(
+            scope=scope,
+            allowlist=allowlist,
+            api_base=self._api_base,
+            case_sensitive=self._case_sensitive,
+        )
+        with self._policies_lock:
+            if len(self._policies) >= _POLICY_CACHE_SIZE:
+                self._policies.clear()
+            self._policies[token.token_id] = policy
+        return policy
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _require_credential(authenticated_by: object, *, action: str) -> None:
+    if authenticated_by not in _CREDENTIALS:
+        raise PolicyTypeError(
+            "authenticated_by must be 'password', 'session' or 'access_token', "
+            f"got {echo(repr(authenticated_by))}"
+        )
+    if authenticated_by == "access_token":
+        raise token_error(
+            TokenPermissionError,
+            code="access-token-credential",
+            message=f"cannot {action} a token while authenticated by an access "
+            "token; sign in with a password or session first",
+            source="authenticated_by",
+            text="access_token",
+        )
+
+
+def _label(kind: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise PolicyTypeError(f"{kind} must be a string, got {type(value).__name__}")
+    if not value.strip() or len(value) > _MAX_LABEL or not value.isprintable():
+        raise token_error(
+            TokenError,
+            code=f"bad-{kind}",
+            message=f"{kind} must be 1 to {_MAX_LABEL} printable characters, "
+            f"not only spaces, got {echo(repr(value))}",
+            source=kind,
+            text=value,
+        )
+    return value
+
+
+def _resolve_scope(
+    scope: Scope | str, endpoints: Iterable[str] | None
+) -> tuple[ScopeId, Scope]:
+    """Return the scope's id and object; endpoints only with the id ``custom``."""
+    if isinstance(scope, Scope):
+        if endpoints is not None:
+            raise PolicyTypeError("endpoints go with a scope id, not a Scope object")
+        return _scope_id(scope), scope
+    if not isinstance(scope, str):
+        raise PolicyTypeError(
+            f"scope must be a Scope or a scope id, got {type(scope).__name__}"
+        )
+    built = Scope.from_id(scope, None if endpoints is None else list(endpoints))
+    return _scope_id(built), built
+
+
+def _scope_id(scope: Scope) -> ScopeId:
+    if scope.id not in SCOPE_IDS:
+        raise PolicyTypeError(f"scope {echo(scope.name)!r} has no token lifetime rules")
+    return scope.id
+
+
+def _allowlist_lines(
+    allowlist: IPAllowlist | str | Sequence[str] | None,
+) -> tuple[str, ...] | None:
+    """Validate the allowlist now, so a bad entry fails at creation; keep lines."""
+    if allowlist is None:
+        return None
+    if isinstance(allowlist, IPAllowlist):
+        return tuple(entry.text for entry in allowlist.entries)
+    if isinstance(allowlist, str):
+        lines = tuple(allowlist.splitlines())
+    elif isinstance(allowlist, Sequence) and all(isinstance(x, str) for x in allowlist):
+        lines = tuple(allowlist)
+    else:
+        raise PolicyTypeError(
+            "allowlist must be text, a list of lines or None, "
+            f"got {type(allowlist).__name__}"
+        )
+    IPAllowlist.parse(list(lines), source="<allowlist>")
+    return lines
+
+
+def _pair(
+    token_id: str,
+    generation: int,
+    access: str,
+    refresh: str | None,
+    now: datetime,
+    token: TokenRecord,
+) -> PairRecord:
+    return PairRecord(
+        token_id=token_id,
+        generation=generation,
+        access_digest=digest(access),
+        refresh_digest=None if refresh is None else digest(refresh),
+        issued_at=now,
+        access_expires_at=token.access_expires_at,
+    )
+
+
+def _deny(reason: Reason, detail: str, *, token: TokenRecord | None = None) -> Decision:
+    return Decision(
+        allowed=False,
+        reason=reason,
+        detail=detail,
+        token_id=None if token is None else token.token_id,
+        token_name=None if token is None else token.name,
+    )
+
+
+def _revoked_decision(token: TokenRecord) -> Decision:
+    if token.revoked_cause == "reuse":
+        return _deny(
+            Reason.REFRESH_REUSED_CHAIN_REVOKED,
+            f"the token's chain was revoked at {_iso(token.revoked_at)} because a "
+            "superseded pair was presented",
+            token=token,
+        )
+    return _deny(
+        Reason.REVOKED,
+        f"the token was revoked at {_iso(token.revoked_at)}",
+        token=token,
+    )
+
+
+def _not_yet_valid(token: TokenRecord, pair: PairRecord) -> Decision:
+    return _deny(
+        Reason.NOT_YET_VALID,
+        f"the token was issued at {pair.issued_at.isoformat()}, later than now "
+        "beyond the allowed clock skew",
+        token=token,
+    )
+
+
+def _renewal_closed(token: TokenRecord, deadline: datetime) -> Decision:
+    limit = token.renewable_until
+    why = (
+        "its renewable-until limit"
+        if limit is not None and deadline == limit
+        else "the renew window after its access token expired"
+    )
+    return _deny(
+        Reason.EXPIRED,
+        f"the token could be renewed only until {deadline.isoformat()} ({why}); "
+        "create a new token",
+        token=token,
+    )
+
+
+def _not_found(token_id: str) -> TokenNotFoundError:
+    return token_error(
+        TokenNotFoundError,
+        code="unknown-token-id",
+        message=f"no token has id {echo(repr(token_id))}",
+        source="token_id",
+        text=token_id,
+    )
+
+
+def _iso(value: datetime | None) -> str:
+    return "forever" if value is None else value.isoformat()

@@ -1,0 +1,84 @@
+"""Reading access logs: every format, and every malformed line counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policy._accesslog import MAX_LOG_LINE, LogRequest, Malformed, read_requests
+
+ROOT = Path(__file__).resolve().parent.parent
+COMBINED = (
+    '83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /presentations/x.png '
+    'HTTP/1.1" 200 203023 "http://semicomplete.com/" "Mozilla/5.0 (Macintosh)"'
+)
+
+
+def test_combined_log_format() -> None:
+    assert list(read_requests([COMBINED])) == [
+        LogRequest(1, "83.149.9.216", "GET", "/presentations/x.png")
+    ]
+
+
+def test_common_log_format_and_http09() -> None:
+    lines = [
+        '192.0.2.1 - frank [10/Oct/2000:13:55:36 -0700] "POST /plan?x=1 HTTP/1.0" '
+        "200 2326\n",
+        '2001:db8::1 - - [10/Oct/2000:13:55:36 -0700] "GET /Client" 200 10\n',
+    ]
+    assert list(read_requests(lines)) == [
+        LogRequest(1, "192.0.2.1", "POST", "/plan?x=1"),
+        LogRequest(2, "2001:db8::1", "GET", "/Client"),
+    ]
+
+
+def test_json_lines() -> None:
+    lines = ['{"ip": "192.0.2.1", "method": "DELETE", "path": "/plan/7"}']
+    assert list(read_requests(lines)) == [
+        LogRequest(1, "192.0.2.1", "DELETE", "/plan/7")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("garbage", "not Common, Combined or JSON log format"),
+        ('{"ip": "192.0.2.1"', "not valid JSON"),
+        ("[1, 2]", "not Common, Combined or JSON log format"),
+        (
+            '{"ip": 1, "method": "GET", "path": "/"}',
+            "JSON record needs string fields ip, method, path",
+        ),
+        (
+            '{"ip": "192.0.2.1", "method": "GET"}',
+            "JSON record needs string fields ip, method, path",
+        ),
+        ("{" * 100_000, "line longer than 65536 characters"),
+        ('192.0.2.1 - - [x] "GET" 200 1', "not Common, Combined or JSON log format"),
+    ],
+)
+def test_malformed_lines_are_records_not_errors(line: str, why: str) -> None:
+    assert list(read_requests([line])) == [Malformed(1, why)]
+
+
+def test_blank_lines_skipped_but_numbering_kept() -> None:
+    records = list(read_requests(["\n", COMBINED + "\n", "   \n", "junk\n"]))
+    assert records == [
+        LogRequest(2, "83.149.9.216", "GET", "/presentations/x.png"),
+        Malformed(4, "not Common, Combined or JSON log format"),
+    ]
+
+
+def test_max_line_is_a_named_bound() -> None:
+    assert MAX_LOG_LINE == 65536
+
+
+def test_the_shipped_log_reads_completely() -> None:
+    log = ROOT / "data" / "access-logs" / "apache_logs"
+    with open(log, encoding="utf-8", errors="replace") as stream:
+        records = list(read_requests(stream))
+    requests = [r for r in records if isinstance(r, LogRequest)]
+    assert len(records) == 10_000
+    assert len(requests) == 10_000
+    assert len({r.ip for r in requests}) == 1_753

@@ -1,0 +1,146 @@
+"""The ``policy`` command: output and the 0 / 1 / 2 exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policy.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "examples" / "plan-automation.toml"
+AWS = ROOT / "examples" / "aws-feed-reader.toml"
+LOG = ROOT / "data" / "access-logs" / "apache_logs"
+
+
+def test_check_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "check",
+            "--policy",
+            str(PLAN),
+            "--ip",
+            "203.0.113.17",
+            "--path",
+            "/webconsole/api/plan/7",
+        ]
+    )
+    assert status == 0
+    assert capsys.readouterr().out.startswith("allowed (allowed): ")
+
+
+def test_check_denied_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "check",
+            "--policy",
+            str(PLAN),
+            "--ip",
+            "192.0.2.1",
+            "--path",
+            "/webconsole/api/plan/7",
+            "--format",
+            "json",
+        ]
+    )
+    assert status == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["allowed"] is False
+    assert record["reason"] == "ip_not_allowed"
+
+
+def test_check_unusable_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('scope = "all"\nip_allowlist = "10.0.0.5/24"\n', encoding="utf-8")
+    status = main(["check", "--policy", str(bad), "--ip", "10.0.0.5", "--path", "/"])
+    assert status == 2
+    assert f"{bad}:2:" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2() -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--policy", str(PLAN)])
+    assert caught.value.code == 2
+
+
+def test_lint_clean_and_dirty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lint", str(PLAN)]) == 0
+    dirty = tmp_path / "allow.txt"
+    dirty.write_text("10.0.0.1\n010.0.0.1\n", encoding="utf-8")
+    assert main(["lint", str(dirty)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{dirty}:2:1: error ")
+
+
+def test_replay_summary_on_the_shipped_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    decisions = tmp_path / "decisions.jsonl"
+    status = main(
+        [
+            "replay",
+            "--policy",
+            str(AWS),
+            str(LOG),
+            "--format",
+            "json",
+            "--decisions",
+            str(decisions),
+        ]
+    )
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total"] == 10_000
+    assert summary["malformed"] == 0
+    assert summary["allowed"] + summary["denied"] == 10_000
+    assert sum(summary["denied_by_reason"].values()) == summary["denied"]
+    assert summary["allowed"] > 0
+    records = decisions.read_text(encoding="utf-8").splitlines()
+    assert len(records) == 10_000
+    assert sum(json.loads(r)["allowed"] for r in records) == summary["allowed"]
+
+
+def test_replay_counts_malformed_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "log"
+    log.write_text(
+        '{"ip": "203.0.113.17", "method": "GET", "path": "/webconsole/api/plan"}\n'
+        "torn line\n",
+        encoding="utf-8",
+    )
+    assert main(["replay", "--policy", str(PLAN), str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "malformed lines    1" in out
+    assert "line 2: not Common, Combined or JSON log format" in out
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy",
+            "check",
+            "--policy",
+            str(PLAN),
+            "--ip",
+            "203.0.113.17",
+            "--path",
+            "/webconsole/api/planet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout.startswith("denied (out_of_scope): ")

@@ -1,0 +1,222 @@
+"""Tests for the request path canonicaliser."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy._errors import PolicyError, PolicyTypeError
+from policy._paths import PathError, canonical_path
+
+HANDED = Path("/work/shared/cases/handed.json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/", "/"),
+        ("/plan/7/schedule", "/plan/7/schedule"),
+        ("/plan?id=7", "/plan"),
+        ("/plan#top", "/plan"),
+        ("/plan?x=%0A#y", "/plan"),
+        ("/plan/", "/plan/"),
+        ("//plan///x", "/plan/x"),
+        ("//plan///x//", "/plan/x/"),
+        ("///", "/"),
+        ("/%41pi", "/Api"),
+        ("/%7e%2D%5F%2e%30", "/~-_.0"),
+        ("/a%20b", "/a%20b"),
+        ("/%c3%a9t%c3%a9", "/%C3%A9t%C3%A9"),
+        ("/a%3ab", "/a%3Ab"),
+        ("/a%25b", "/a%25b"),
+        ("/a%25", "/a%25"),
+        ("/.well-known/x", "/.well-known/x"),
+        ("/a.b/...", "/a.b/..."),
+        ("/V4/ServerGroup", "/V4/ServerGroup"),
+        ("/x:y@z!$&'()*+,=", "/x:y@z!$&'()*+,="),
+    ],
+)
+def test_canonical_forms(raw: str, expected: str) -> None:
+    assert canonical_path(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "column"),
+    [
+        ("", "empty-path", 1),
+        ("*", "no-leading-slash", 1),
+        ("plan", "no-leading-slash", 1),
+        ("?x=1", "no-leading-slash", 1),
+        ("http://h/x", "absolute-form", 1),
+        ("/%zz", "bad-escape", 2),
+        ("/a%4", "bad-escape", 3),
+        ("/a%", "bad-escape", 3),
+        ("/plan/12%2F..%2F..%2FClient", "encoded-slash", 9),
+        ("/a%2fb", "encoded-slash", 3),
+        ("/a%5Cb", "encoded-slash", 3),
+        ("/a%5cb", "encoded-slash", 3),
+        ("/a\\b", "backslash", 3),
+        ("/plan/../ClientGroup", "dot-segment", 7),
+        ("/plan/./x", "dot-segment", 7),
+        ("/plan/..", "dot-segment", 7),
+        ("/plan/.", "dot-segment", 7),
+        ("/plan/%2e%2E/Client", "dot-segment", 7),
+        ("/plan/.%2e/x", "dot-segment", 7),
+        ("/plan/%2E", "dot-segment", 7),
+        ("/plan//../x", "dot-segment", 8),
+        ("/..", "dot-segment", 2),
+        ("/plan;jsessionid=1", "path-parameter", 6),
+        ("/plan/..;/Client", "path-parameter", 9),
+        ("/plan%3bx", "path-parameter", 6),
+        ("/plan/%0A", "control-character", 7),
+        ("/plan/%0d", "control-character", 7),
+        ("/plan/%00", "control-character", 7),
+        ("/plan/%1F", "control-character", 7),
+        ("/plan/%7f", "control-character", 7),
+        ("/plan\r\n", "control-character", 6),
+        ("/pl\tan", "control-character", 4),
+        ("/pl\x00an", "control-character", 4),
+        ("/plan?x=\n", "control-character", 9),
+        ("/a%252F", "double-encoding", 3),
+        ("/a%252e", "double-encoding", 3),
+        ("/a%25%32%46", "double-encoding", 3),
+        ("/a b", "whitespace", 3),
+        ("/a\u00a0b", "whitespace", 3),
+        ("/caf\u00e9", "non-ascii", 5),
+        ("/\u212aelvin", "non-ascii", 2),
+        ("/%C0%AE%C0%AE", "bad-utf8", 2),
+        ("/%ff", "bad-utf8", 2),
+        ("/a|b", "invalid-character", 3),
+        ("/a<b>", "invalid-character", 3),
+        ("/a[1]", "invalid-character", 3),
+    ],
+)
+def test_refused_shapes(raw: str, code: str, column: int) -> None:
+    with pytest.raises(PathError) as caught:
+        canonical_path(raw)
+    (diagnostic,) = caught.value.diagnostics
+    assert caught.value.code == code
+    assert diagnostic.code == code
+    assert diagnostic.column == column
+    assert (diagnostic.source, diagnostic.line) == ("<path>", 1)
+
+
+def test_error_wording_and_family() -> None:
+    with pytest.raises(PathError) as caught:
+        canonical_path("/plan/%2e%2E/Client")
+    assert str(caught.value) == (
+        "<path>:1:7: error dot-segment path must not contain a '.' or '..' "
+        "segment in any spelling, got '/plan/%2e%2E/Client'"
+    )
+    assert isinstance(caught.value, PolicyError)
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.diagnostics[0].text == "%2e%2E"
+
+
+def test_long_input_is_echoed_cut() -> None:
+    raw = "/" + "a" * 100 + "/%2F"
+    with pytest.raises(PathError) as caught:
+        canonical_path(raw)
+    message = str(caught.value)
+    assert "... (45 more characters)" in message
+    assert "a" * 61 not in message
+
+
+def test_length_is_checked_first() -> None:
+    assert canonical_path("/" + "a" * 99, max_length=100) == "/" + "a" * 99
+    with pytest.raises(PathError) as caught:
+        canonical_path("/" + "a" * 100, max_length=100)
+    assert caught.value.code == "path-too-long"
+    assert caught.value.diagnostics[0].column == 101
+    assert "at most 100 characters, got 101 characters" in str(caught.value)
+    # An over-long path is refused even when it has other faults too.
+    with pytest.raises(PathError) as caught:
+        canonical_path("/%2F" + "a" * 9000)
+    assert caught.value.code == "path-too-long"
+
+
+def test_not_a_string_is_a_type_error() -> None:
+    with pytest.raises(PolicyTypeError, match="path must be a str, got bytes"):
+        canonical_path(b"/plan")  # type: ignore[arg-type]
+
+
+def _handed(ids: set[str]) -> list[dict[str, object]]:
+    cases = json.loads(HANDED.read_text(encoding="utf-8"))
+    return [case for case in cases if case["id"] in ids]
+
+
+@pytest.mark.parametrize(
+    "case", _handed({"B18", "B19", "B24"}), ids=lambda case: str(case["id"])
+)
+def test_handed_paths_rejected(case: dict[str, object]) -> None:
+    assert case["expect"] == "reject"
+    with pytest.raises(PathError):
+        canonical_path(str(case["path"]))
+
+
+# Characters a path may be built from, with the dangerous ones in it.
+_ALPHABET = string.ascii_letters[:6] + "Kk09-._~!$&'()*+,=:@/%;\\?# \t\n\x00"
+_PATHS = st.text(alphabet=_ALPHABET, max_size=40).map(lambda text: "/" + text)
+_ESCAPES = st.sampled_from(
+    ["%2e", "%2E", "%41", "%7E", "%20", "%25", "%3A", "%C3%A9", "%2f", "%0a"]
+)
+_PIECES = st.lists(st.one_of(st.sampled_from(list(_ALPHABET)), _ESCAPES), max_size=20)
+
+
+@settings(max_examples=300)
+@given(st.one_of(_PATHS, _PIECES.map(lambda parts: "/" + "".join(parts))))
+def test_canonicalisation_is_idempotent(raw: str) -> None:
+    try:
+        once = canonical_path(raw)
+    except PathError:
+        return
+    assert canonical_path(once) == once
+    assert once.startswith("/")
+    assert "//" not in once
+    assert once.isascii()
+
+
+_DANGER = st.sampled_from(
+    [
+        "%2F",
+        "%2f",
+        "%5C",
+        "%5c",
+        "\\",
+        "/..",
+        "/.",
+        "/%2e%2e",
+        "/.%2E",
+        "/%2e",
+        "%00",
+        "%0A",
+        "%0d",
+        "%7F",
+        "\r",
+        "\n",
+        "\x00",
+        ";",
+        "%3B",
+        "%252F",
+    ]
+)
+_SAFE = st.text(alphabet=string.ascii_letters + string.digits + "-_~", max_size=8)
+
+
+@settings(max_examples=300)
+@given(_SAFE, _DANGER, _SAFE, st.sampled_from(["", "/", "/x"]))
+def test_dangerous_shapes_always_refused(
+    before: str, danger: str, after: str, tail: str
+) -> None:
+    # A dot segment only exists as a whole segment, so it ends one.
+    if danger.startswith("/"):
+        raw = f"/{before}{danger}{tail}"
+    else:
+        raw = f"/{before}{danger}{after}{tail}"
+    with pytest.raises(PathError):
+        canonical_path(raw)

@@ -1,0 +1,304 @@
+"""``policy token ...`` and ``policy authorize`` (policy/cli/_token.py)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy.cli import _token
+
+# The subcommands registered on a bare parser, exactly as policy.cli.main
+# registers every subcommand module.
+PROGRAM = """
+import argparse, sys
+from policy.cli import _token
+parser = argparse.ArgumentParser(prog="policy")
+_token.register(parser.add_subparsers(dest="command", required=True))
+args = parser.parse_args(sys.argv[1:])
+sys.exit(args.run(args))
+"""
+
+
+def cli(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="policy")
+    _token.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+def out(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "tokens.db"
+    monkeypatch.setenv("POLICY_TOKENS_DB", str(path))
+    monkeypatch.delenv("POLICY_TOKEN", raising=False)
+    monkeypatch.delenv("POLICY_REFRESH_TOKEN", raising=False)
+    return path
+
+
+def test_default_db_follows_env_then_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICY_TOKENS_DB", "/x/t.db")
+    assert _token.default_db() == Path("/x/t.db")
+    monkeypatch.delenv("POLICY_TOKENS_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", "/data")
+    assert _token.default_db() == Path("/data/policy/tokens.db")
+
+
+def test_create_authorize_renew_revoke(
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allow = tmp_path / "allow.txt"
+    allow.write_text("10.0.0.0/8\n", encoding="utf-8")
+    assert (
+        cli(
+            [
+                "token",
+                "create",
+                "--user",
+                "ana",
+                "--name",
+                "ci",
+                "--scope",
+                "custom",
+                "--endpoint",
+                "/plan",
+                "--endpoint",
+                "/Client",
+                "--allowlist",
+                str(allow),
+            ]
+        )
+        == 0
+    )
+    (issued,) = out(capsys)
+    assert issued["access_token"].startswith("cvpat_")
+    token_id = issued["token_id"]
+
+    assert (
+        cli(
+            [
+                "authorize",
+                "--token",
+                issued["access_token"],
+                "--ip",
+                "10.1.1.1",
+                "--path",
+                "/plan/3",
+            ]
+        )
+        == 0
+    )
+    (decision,) = out(capsys)
+    assert (decision["reason"], decision["token_id"]) == ("allowed", token_id)
+    assert (
+        cli(
+            [
+                "authorize",
+                "--token",
+                issued["access_token"],
+                "--ip",
+                "192.0.2.1",
+                "--path",
+                "/plan/3",
+            ]
+        )
+        == 1
+    )
+    assert out(capsys)[0]["reason"] == "ip_not_allowed"
+
+    # The secrets come through the environment, not the command line.
+    monkeypatch.setenv("POLICY_TOKEN", issued["access_token"])
+    monkeypatch.setenv("POLICY_REFRESH_TOKEN", issued["refresh_token"])
+    assert cli(["token", "renew"]) == 0
+    (renewed,) = out(capsys)
+    assert renewed["generation"] == 2
+    assert cli(["token", "renew"]) == 1
+    assert out(capsys)[0]["reason"] == "refresh_reused_chain_revoked"
+
+    assert cli(["token", "list", "--user", "ana"]) == 0
+    (listed,) = out(capsys)
+    assert listed["revoked_cause"] == "reuse"
+    assert "access_token" not in listed
+    assert cli(["token", "revoke", token_id]) == 0
+    assert out(capsys) == [{"revoked": []}]
+
+
+def test_token_from_stdin(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (
+        cli(["token", "create", "--user", "ana", "--name", "n", "--scope", "all"]) == 0
+    )
+    (issued,) = out(capsys)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(issued["access_token"] + "\n"))
+    assert (
+        cli(["authorize", "--token", "-", "--ip", "192.0.2.1", "--path", "/Client"])
+        == 0
+    )
+    assert out(capsys)[0]["allowed"] is True
+
+
+def test_show_clock_revoke_all(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        cli(
+            [
+                "token",
+                "create",
+                "--user",
+                "ana",
+                "--name",
+                "scim",
+                "--scope",
+                "microsoft-scim",
+                "--expires-at",
+                "2099-01-01T00:00:00Z",
+            ]
+        )
+        != 0
+    )
+    capsys.readouterr()
+    assert (
+        cli(
+            [
+                "token",
+                "create",
+                "--user",
+                "ana",
+                "--name",
+                "n",
+                "--scope",
+                "all",
+                "--renewable-until",
+                "forever",
+            ]
+        )
+        == 0
+    )
+    token_id = out(capsys)[0]["token_id"]
+    assert cli(["token", "show", token_id]) == 0
+    assert out(capsys)[0]["renewable_until"] is None
+    assert cli(["token", "clock", token_id]) == 0
+    seen = out(capsys)[0]
+    assert (seen["state"], seen["ends_first"]) == ("valid", "access_expires_at")
+    assert cli(["token", "revoke", "--all-of", "ana"]) == 0
+    assert out(capsys) == [{"revoked": [token_id]}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["token", "show", "tok_nope"], "no token has id 'tok_nope'"),
+        (
+            [
+                "token",
+                "create",
+                "--user",
+                "a",
+                "--name",
+                "n",
+                "--scope",
+                "all",
+                "--renewable-until",
+                "2024-06-01T00:00:00",
+            ],
+            "--renewable-until must be a timezone-aware datetime",
+        ),
+        (
+            [
+                "token",
+                "create",
+                "--user",
+                "a",
+                "--name",
+                "n",
+                "--scope",
+                "all",
+                "--renewable-until",
+                "soon",
+            ],
+            "--renewable-until must be an ISO 8601",
+        ),
+        (
+            ["token", "create", "--user", "a", "--name", "n", "--scope", "custom"],
+            "a Custom scope needs its endpoints",
+        ),
+    ],
+)
+def test_unusable_input_exits_2(
+    db: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert cli(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_token_is_denied(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["authorize", "--ip", "192.0.2.1", "--path", "/x"]) == 1
+    assert out(capsys)[0]["reason"] == "missing_token"
+
+
+def test_subprocess_secret_printed_once_and_only_digests_stored(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "POLICY_TOKENS_DB": str(tmp_path / "t.db")}
+    env.pop("POLICY_TOKEN", None)
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROGRAM,
+            "token",
+            "create",
+            "--user",
+            "ana",
+            "--name",
+            "n",
+            "--scope",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    secret = json.loads(created.stdout)["access_token"]
+    authorized = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROGRAM,
+            "authorize",
+            "--token",
+            "-",
+            "--ip",
+            "192.0.2.1",
+            "--path",
+            "/Client",
+        ],
+        input=secret + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert authorized.returncode == 0
+    assert json.loads(authorized.stdout)["reason"] == "allowed"
+    assert secret not in authorized.stdout + authorized.stderr
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert secret[6:22].encode() not in raw
