@@ -12,12 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from policy.cli import _check, _lint, _replay
+from policy.cli import _check, _lint, _replay, _token
 from policy.cli._common import EXIT_UNUSABLE
 
 __all__ = ["build_parser", "main"]
 
-_SUBCOMMANDS = (_check, _lint, _replay)
+_SUBCOMMANDS = (_check, _lint, _replay, _token)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Literal
 
 from policy._allowlist import IPAllowlist
 from policy._decision import Decision, Reason
@@ -23,19 +22,29 @@ from policy._errors import PolicyError, PolicyTypeError, echo
 from policy._policy import AccessPolicy
 from policy._scope import Scope
 from policy.tokens._clock import Clock, SystemClock, as_utc
+from policy.tokens._denials import (
+    deny,
+    first_pair,
+    iso,
+    not_found,
+    not_yet_valid,
+    renewal_closed,
+    revoked_decision,
+)
 from policy.tokens._errors import (
     RenewalDenied,
-    TokenError,
-    TokenNotFoundError,
-    TokenPermissionError,
     TokenStoreError,
-    token_error,
+)
+from policy.tokens._inputs import (
+    Credential,
+    allowlist_lines,
+    label,
+    require_credential,
+    resolve_scope,
 )
 from policy.tokens._lifetimes import (
-    SCOPE_IDS,
     Forever,
     LifetimeRules,
-    ScopeId,
     TokenClock,
     access_state,
     plan,
@@ -57,13 +66,6 @@ __all__ = ["Credential", "TokenService"]
 
 _log = logging.getLogger(__name__)
 
-# How the caller of a management operation proved who they are.  Commvault
-# refuses to create, edit or delete a token while authenticated by another
-# access token, so a stolen token cannot mint or kill others.
-Credential = Literal["password", "session", "access_token"]
-_CREDENTIALS: frozenset[str] = frozenset({"password", "session", "access_token"})
-
-_MAX_LABEL = 256  # users and token names longer than this are refused
 _POLICY_CACHE_SIZE = 1024
 # A renewal that loses a compare-and-swap is retried; the retry sees the
 # pair superseded and ends there, so two attempts always suffice.
@@ -164,11 +166,11 @@ class TokenService:
                 is naive.
             TokenStoreError: The store cannot be written.
         """
-        _require_credential(authenticated_by, action="create")
-        user = _label("user", user)
-        name = _label("name", name)
-        scope_id, scope_obj = _resolve_scope(scope, endpoints)
-        lines = _allowlist_lines(allowlist)
+        require_credential(authenticated_by, action="create")
+        user = label("user", user)
+        name = label("name", name)
+        scope_id, scope_obj = resolve_scope(scope, endpoints)
+        lines = allowlist_lines(allowlist)
         now = self.now()
         if isinstance(renewable_until, datetime):
             renewable_until = as_utc(renewable_until, name="renewable_until")
@@ -199,7 +201,9 @@ class TokenService:
             issued_at=now,
             access_expires_at=lifetimes.access_expires_at,
         )
-        self.store.add(token, _pair(token.token_id, 1, access, refresh, now, token))
+        self.store.add(
+            token, first_pair(token.token_id, 1, access, refresh, now, token)
+        )
         _log.debug("created token %s for user %s", token.token_id, echo(user))
         return IssuedToken(
             token_id=token.token_id,
@@ -223,9 +227,9 @@ class TokenService:
             TokenNotFoundError: No token has this id.
             TokenStoreError: The store cannot be written.
         """
-        _require_credential(authenticated_by, action="revoke")
+        require_credential(authenticated_by, action="revoke")
         if self.store.get(token_id) is None:
-            raise _not_found(token_id)
+            raise not_found(token_id)
         revoked = self.store.revoke(token_id, at=self.now(), cause="user")
         _log.debug("revoked token %s (was live: %s)", echo(token_id), revoked)
         return revoked
@@ -239,7 +243,7 @@ class TokenService:
             TokenPermissionError: ``authenticated_by`` is ``access_token``.
             TokenStoreError: The store cannot be written.
         """
-        _require_credential(authenticated_by, action="revoke")
+        require_credential(authenticated_by, action="revoke")
         ids = self.store.revoke_user(user, at=self.now())
         _log.debug("revoked %d tokens of user %s", len(ids), echo(user))
         return ids
@@ -256,7 +260,7 @@ class TokenService:
         """
         token = self.store.get(token_id)
         if token is None:
-            raise _not_found(token_id)
+            raise not_found(token_id)
         return token
 
     def clock_of(self, token_id: str, *, now: datetime | None = None) -> TokenClock:
@@ -306,7 +310,7 @@ class TokenService:
                 return issued
         # Only reachable if the store keeps refusing the swap of a pair it
         # reports as current: refuse rather than loop.
-        raise RenewalDenied(_deny(Reason.UNAVAILABLE, "the store refused renewal"))
+        raise RenewalDenied(deny(Reason.UNAVAILABLE, "the store refused renewal"))
 
     def _try_renew(
         self, access: str, refresh: str, now: datetime
@@ -314,7 +318,7 @@ class TokenService:
         """One renewal attempt; None when a concurrent renewal won the swap."""
         token, pair = self._find_renewable(access, refresh)
         if token.revoked:
-            raise RenewalDenied(_revoked_decision(token))
+            raise RenewalDenied(revoked_decision(token))
         if pair.generation != token.generation:
             return self._reused(token, pair, refresh, now)
 
@@ -331,11 +335,11 @@ class TokenService:
             now=now,
         )
         if state == "not_yet_valid":
-            raise RenewalDenied(_not_yet_valid(token, pair))
+            raise RenewalDenied(not_yet_valid(token, pair))
         # The deadline binds even while the access token is still valid: a
         # renewal at the renewable-until limit is refused, never stretched.
         if state == "expired" or now >= deadline:
-            raise RenewalDenied(_renewal_closed(token, deadline))
+            raise RenewalDenied(renewal_closed(token, deadline))
 
         seed = new_seed()
         successor = self._successor(token, pair, refresh, seed, now)
@@ -355,14 +359,14 @@ class TokenService:
     ) -> tuple[TokenRecord, PairRecord]:
         if not access or not refresh:
             raise RenewalDenied(
-                _deny(
+                deny(
                     Reason.MISSING_TOKEN,
                     "renewal needs both the access and the refresh token",
                 )
             )
         if not looks_like(access, "access") or not looks_like(refresh, "refresh"):
             raise RenewalDenied(
-                _deny(
+                deny(
                     Reason.UNKNOWN_TOKEN,
                     "the tokens presented are not an access "
                     "and a refresh token (prefix, length or checksum is wrong)",
@@ -377,7 +381,7 @@ class TokenService:
             or not matches(refresh, pair.refresh_digest)
         ):
             raise RenewalDenied(
-                _deny(
+                deny(
                     Reason.UNKNOWN_TOKEN,
                     "no token has this access and refresh token pair",
                 )
@@ -443,7 +447,7 @@ class TokenService:
             pair.generation,
         )
         raise RenewalDenied(
-            _deny(
+            deny(
                 Reason.REFRESH_REUSED_CHAIN_REVOKED,
                 f"pair {pair.generation} was already renewed; presenting it again "
                 "is treated as theft, so every token of the chain is revoked",
@@ -470,15 +474,15 @@ class TokenService:
             return self._authorize(access_token, ip, path, method)
         except (TokenStoreError, PolicyTypeError) as error:
             _log.debug("authorize could not decide: %s", type(error).__name__)
-            return _deny(Reason.UNAVAILABLE, "the token store is unavailable")
+            return deny(Reason.UNAVAILABLE, "the token store is unavailable")
 
     def _authorize(
         self, access: str | None, ip: object, path: str, method: str
     ) -> Decision:
         if not access:
-            return _deny(Reason.MISSING_TOKEN, "no access token was presented")
+            return deny(Reason.MISSING_TOKEN, "no access token was presented")
         if not looks_like(access, "access"):
-            return _deny(
+            return deny(
                 Reason.UNKNOWN_TOKEN,
                 "the token presented is not an access token "
                 "(prefix, length or checksum is wrong)",
@@ -486,7 +490,7 @@ class TokenService:
         pair = self.store.pair_by_access(digest(access))
         token = None if pair is None else self.store.get(pair.token_id)
         if pair is None or token is None or not matches(access, pair.access_digest):
-            return _deny(Reason.UNKNOWN_TOKEN, "no token has this access token")
+            return deny(Reason.UNKNOWN_TOKEN, "no token has this access token")
 
         refused = self._lifecycle(token, pair, self.now())
         if refused is not None:
@@ -494,7 +498,7 @@ class TokenService:
         try:
             policy = self._policy(token)
         except PolicyError:
-            return _deny(
+            return deny(
                 Reason.UNAVAILABLE,
                 "the token's stored scope or allowlist no longer loads",
                 token=token,
@@ -507,12 +511,12 @@ class TokenService:
     ) -> Decision | None:
         """The denial the token's lifecycle calls for at ``now``, if any."""
         if token.revoked:
-            return _revoked_decision(token)
+            return revoked_decision(token)
         if pair.generation != token.generation:
-            return _deny(
+            return deny(
                 Reason.REVOKED,
                 f"this access token was replaced by renewal at "
-                f"{_iso(pair.superseded_at)}",
+                f"{iso(pair.superseded_at)}",
                 token=token,
             )
         deadline = (
@@ -532,16 +536,16 @@ class TokenService:
             now=now,
         )
         if state == "not_yet_valid":
-            return _not_yet_valid(token, pair)
+            return not_yet_valid(token, pair)
         if state == "renewable":
-            return _deny(
+            return deny(
                 Reason.ACCESS_EXPIRED_RENEWABLE,
                 f"the access token expired at {pair.access_expires_at.isoformat()}; "
-                f"it can be renewed until {_iso(deadline)}",
+                f"it can be renewed until {iso(deadline)}",
                 token=token,
             )
         if state == "expired":
-            return _deny(
+            return deny(
                 Reason.EXPIRED,
                 f"the access token expired at {pair.access_expires_at.isoformat()}"
                 + ("" if deadline is None else " and can no longer be renewed"),
@@ -572,162 +576,3 @@ class TokenService:
                 self._policies.clear()
             self._policies[token.token_id] = policy
         return policy
-
-
-# -- helpers -------------------------------------------------------------------
-
-
-def _require_credential(authenticated_by: object, *, action: str) -> None:
-    if authenticated_by not in _CREDENTIALS:
-        raise PolicyTypeError(
-            "authenticated_by must be 'password', 'session' or 'access_token', "
-            f"got {echo(repr(authenticated_by))}"
-        )
-    if authenticated_by == "access_token":
-        raise token_error(
-            TokenPermissionError,
-            code="access-token-credential",
-            message=f"cannot {action} a token while authenticated by an access "
-            "token; sign in with a password or session first",
-            source="authenticated_by",
-            text="access_token",
-        )
-
-
-def _label(kind: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise PolicyTypeError(f"{kind} must be a string, got {type(value).__name__}")
-    if not value.strip() or len(value) > _MAX_LABEL or not value.isprintable():
-        raise token_error(
-            TokenError,
-            code=f"bad-{kind}",
-            message=f"{kind} must be 1 to {_MAX_LABEL} printable characters, "
-            f"not only spaces, got {echo(repr(value))}",
-            source=kind,
-            text=value,
-        )
-    return value
-
-
-def _resolve_scope(
-    scope: Scope | str, endpoints: Iterable[str] | None
-) -> tuple[ScopeId, Scope]:
-    """Return the scope's id and object; endpoints only with the id ``custom``."""
-    if isinstance(scope, Scope):
-        if endpoints is not None:
-            raise PolicyTypeError("endpoints go with a scope id, not a Scope object")
-        return _scope_id(scope), scope
-    if not isinstance(scope, str):
-        raise PolicyTypeError(
-            f"scope must be a Scope or a scope id, got {type(scope).__name__}"
-        )
-    built = Scope.from_id(scope, None if endpoints is None else list(endpoints))
-    return _scope_id(built), built
-
-
-def _scope_id(scope: Scope) -> ScopeId:
-    if scope.id not in SCOPE_IDS:
-        raise PolicyTypeError(f"scope {echo(scope.name)!r} has no token lifetime rules")
-    return scope.id
-
-
-def _allowlist_lines(
-    allowlist: IPAllowlist | str | Sequence[str] | None,
-) -> tuple[str, ...] | None:
-    """Validate the allowlist now, so a bad entry fails at creation; keep lines."""
-    if allowlist is None:
-        return None
-    if isinstance(allowlist, IPAllowlist):
-        return tuple(entry.text for entry in allowlist.entries)
-    if isinstance(allowlist, str):
-        lines = tuple(allowlist.splitlines())
-    elif isinstance(allowlist, Sequence) and all(isinstance(x, str) for x in allowlist):
-        lines = tuple(allowlist)
-    else:
-        raise PolicyTypeError(
-            "allowlist must be text, a list of lines or None, "
-            f"got {type(allowlist).__name__}"
-        )
-    IPAllowlist.parse(list(lines), source="<allowlist>")
-    return lines
-
-
-def _pair(
-    token_id: str,
-    generation: int,
-    access: str,
-    refresh: str | None,
-    now: datetime,
-    token: TokenRecord,
-) -> PairRecord:
-    return PairRecord(
-        token_id=token_id,
-        generation=generation,
-        access_digest=digest(access),
-        refresh_digest=None if refresh is None else digest(refresh),
-        issued_at=now,
-        access_expires_at=token.access_expires_at,
-    )
-
-
-def _deny(reason: Reason, detail: str, *, token: TokenRecord | None = None) -> Decision:
-    return Decision(
-        allowed=False,
-        reason=reason,
-        detail=detail,
-        token_id=None if token is None else token.token_id,
-        token_name=None if token is None else token.name,
-    )
-
-
-def _revoked_decision(token: TokenRecord) -> Decision:
-    if token.revoked_cause == "reuse":
-        return _deny(
-            Reason.REFRESH_REUSED_CHAIN_REVOKED,
-            f"the token's chain was revoked at {_iso(token.revoked_at)} because a "
-            "superseded pair was presented",
-            token=token,
-        )
-    return _deny(
-        Reason.REVOKED,
-        f"the token was revoked at {_iso(token.revoked_at)}",
-        token=token,
-    )
-
-
-def _not_yet_valid(token: TokenRecord, pair: PairRecord) -> Decision:
-    return _deny(
-        Reason.NOT_YET_VALID,
-        f"the token was issued at {pair.issued_at.isoformat()}, later than now "
-        "beyond the allowed clock skew",
-        token=token,
-    )
-
-
-def _renewal_closed(token: TokenRecord, deadline: datetime) -> Decision:
-    limit = token.renewable_until
-    why = (
-        "its renewable-until limit"
-        if limit is not None and deadline == limit
-        else "the renew window after its access token expired"
-    )
-    return _deny(
-        Reason.EXPIRED,
-        f"the token could be renewed only until {deadline.isoformat()} ({why}); "
-        "create a new token",
-        token=token,
-    )
-
-
-def _not_found(token_id: str) -> TokenNotFoundError:
-    return token_error(
-        TokenNotFoundError,
-        code="unknown-token-id",
-        message=f"no token has id {echo(repr(token_id))}",
-        source="token_id",
-        text=token_id,
-    )
-
-
-def _iso(value: datetime | None) -> str:
-    return "forever" if value is None else value.isoformat()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -14,26 +13,11 @@ from typing import Any
 
 import pytest
 
-from policy.cli import _token
-
-# The subcommands registered on a bare parser, exactly as policy.cli.main
-# registers every subcommand module.
-PROGRAM = """
-import argparse, sys
-from policy.cli import _token
-parser = argparse.ArgumentParser(prog="policy")
-_token.register(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.run(args))
-"""
+from policy.cli import _token, main
 
 
 def cli(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="policy")
-    _token.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    status: int = args.run(args)
-    return status
+    return main(list(argv))
 
 
 def out(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -260,8 +244,8 @@ def test_subprocess_secret_printed_once_and_only_digests_stored(
     created = subprocess.run(
         [
             sys.executable,
-            "-c",
-            PROGRAM,
+            "-m",
+            "policy",
             "token",
             "create",
             "--user",
@@ -281,8 +265,8 @@ def test_subprocess_secret_printed_once_and_only_digests_stored(
     authorized = subprocess.run(
         [
             sys.executable,
-            "-c",
-            PROGRAM,
+            "-m",
+            "policy",
             "authorize",
             "--token",
             "-",
