@@ -128,7 +128,12 @@ LINE: Final = (
     + pp.StringEnd()
 )
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*\.?")
+# A first label holding a letter or '_', then more labels.  The letter is
+# required by a lookahead, not by "[..]*[A-Za-z_][..]*": two stars over the
+# same class backtrack quadratically on a long word that fails at its end.
+_HOSTNAME = re.compile(
+    r"(?=[A-Za-z0-9_-]*[A-Za-z_])[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?"
+)
 _WORD = re.compile(r"[^ ,#]*")
 
 

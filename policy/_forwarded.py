@@ -126,7 +126,7 @@ class TrustedProxies:
     def client_address(
         self, peer: object, headers: Iterable[tuple[str, str]]
     ) -> str | None:
-        """Return the client address of a request; see :func:`client_address`."""
+        """The client address of a request; see :func:`client_address`."""
         return client_address(peer, headers, trusted=self)
 
 
@@ -275,7 +275,7 @@ def _split_elements(line: str) -> list[str]:
 
 
 def _element_for(element: str) -> str | None:
-    """The ``for`` node of one element, ``unknown`` if absent; None: malformed."""
+    """The ``for`` node of one element; ``unknown`` if none, None if bad."""
     node = "unknown"
     seen = set()
     position = 0

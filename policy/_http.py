@@ -198,7 +198,8 @@ def authorize(
         return authorizer.authorize(
             access_token=read.token, ip=ip, path=path, method=method
         )
-    except Exception as error:  # noqa: BLE001 - any failure must deny, not leak
+    except Exception as error:
+        # Any failure must deny, and must not reach the client as text.
         # The type only: the message could quote the token or a path.
         _log.warning("the authorizer failed, request denied: %s", type(error).__name__)
         return Decision(

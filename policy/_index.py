@@ -8,14 +8,28 @@ looked like (single addresses, CIDRs, nested or overlapping ranges).
 from __future__ import annotations
 
 import heapq
+import socket
 from bisect import bisect_right
 from collections.abc import Iterable
+from typing import Final
 
 from policy._address import MAX_ADDRESS, Version, format_address
 
-__all__ = ["AttributionTable", "IntervalIndex"]
+__all__ = ["AttributionTable", "IntervalIndex", "PackedFamily"]
 
 _BITS: dict[int, int] = {4: 32, 6: 128}
+_BYTES: Final[dict[int, int]] = {4: 4, 6: 16}
+
+_pton = socket.inet_pton
+_AF_INET: Final = socket.AF_INET
+_AF_INET6: Final = socket.AF_INET6
+# The first twelve bytes of an IPv4-mapped IPv6 address, ::ffff:0:0/96.
+_MAPPED_PREFIX: Final = bytes(10) + b"\xff\xff"
+
+# Verdicts of the first-level table, one byte per 16-bit leading block.
+_OUT: Final = 0  # no interval touches the block
+_IN: Final = 1  # one interval covers the whole block
+_SEARCH: Final = 2  # the block is split: binary search decides
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -42,6 +56,57 @@ def _cidr_cover(version: Version, first: int, last: int) -> Iterable[str]:
         first += size
 
 
+class PackedFamily:
+    """One family's intervals as packed bytes, with a first-level table.
+
+    Lookups take the address as :func:`socket.inet_pton` returns it, so no
+    integer is ever built: fixed-length big-endian bytes sort exactly like
+    the integers they encode, and :func:`bisect.bisect_right` compares them
+    with one ``memcmp``.  Before any search, ``table`` (one byte per block
+    of the 65,536 blocks keyed by the address's leading 16 bits) settles
+    the blocks that no interval touches or that one interval covers whole;
+    on real provider lists that is over 99% of the blocks, so most lookups
+    never search.  Invariants: ``starts`` and ``ends`` are the merged
+    intervals of the family, sorted, as packed bytes of the family's width.
+    """
+
+    __slots__ = ("ends", "starts", "table")
+
+    def __init__(self, version: Version, merged: list[tuple[int, int]]) -> None:
+        """Pack the merged, sorted intervals of ``version``."""
+        width = _BYTES[version]
+        self.starts = [first.to_bytes(width) for first, _ in merged]
+        self.ends = [last.to_bytes(width) for _, last in merged]
+        self.table = _first_level(_BITS[version] - 16, merged)
+
+    def contains(self, packed: bytes) -> bool:
+        """Return True when the packed address lies in an interval."""
+        verdict = self.table[packed[0] << 8 | packed[1]]
+        if verdict != _SEARCH:
+            return verdict == _IN
+        i = bisect_right(self.starts, packed)
+        return i > 0 and packed <= self.ends[i - 1]
+
+
+def _first_level(shift: int, merged: list[tuple[int, int]]) -> bytes:
+    """Return the verdict of each 16-bit leading block (see PackedFamily)."""
+    table = bytearray(1 << 16)
+    for first, last in merged:
+        low, high = first >> shift, last >> shift
+        # Blocks strictly inside the interval are covered whole.
+        table[low] = table[high] = _SEARCH
+        if high - low > 1:
+            table[low + 1 : high] = bytes([_IN]) * (high - low - 1)
+        # An end block is covered whole when the interval reaches its edge.
+        # Intervals are disjoint, so no other interval touches such a block;
+        # a block left at _SEARCH is always correct, only slower.
+        if first == low << shift and last >= ((low + 1) << shift) - 1:
+            table[low] = _IN
+        if last == ((high + 1) << shift) - 1 and first <= high << shift:
+            table[high] = _IN
+    return bytes(table)
+
+
 class IntervalIndex:
     """A set of IPv4 and IPv6 addresses held as integer intervals.
 
@@ -56,7 +121,7 @@ class IntervalIndex:
     <IntervalIndex v4: 1 range, v6: 1 range>
     """
 
-    __slots__ = ("_ends", "_starts")
+    __slots__ = ("_ends", "_packed4", "_packed6", "_starts", "vectors")
 
     def __init__(self, intervals: Iterable[tuple[Version, int, int]] = ()) -> None:
         """Build the index from ``(version, first, last)`` inclusive triples.
@@ -77,10 +142,17 @@ class IntervalIndex:
             by_family[version].append((first, last))
         self._starts: dict[int, list[int]] = {}
         self._ends: dict[int, list[int]] = {}
+        packed: dict[int, PackedFamily] = {}
         for family, found in by_family.items():
             merged = _merge(found)
             self._starts[family] = [first for first, _ in merged]
             self._ends[family] = [last for _, last in merged]
+            packed[family] = PackedFamily(4 if family == 4 else 6, merged)
+        self._packed4 = packed[4]
+        self._packed6 = packed[6]
+        # Arrays derived on demand by the vectorised lookups (numpy), kept
+        # here so they are built once per index.
+        self.vectors: dict[str, object] = {}
 
     def contains(self, version: Version, value: int) -> bool:
         """Return True when the address ``value`` of ``version`` is in the set."""
@@ -89,6 +161,34 @@ class IntervalIndex:
             return False
         i = bisect_right(starts, value) - 1
         return i >= 0 and value <= self._ends[version][i]
+
+    def contains_text(self, text: str) -> bool | None:
+        """Look up an address text; None when it is not exactly one address.
+
+        The same strict reading as :func:`policy._address.parse_client_address`
+        (``inet_pton``; an IPv4-mapped IPv6 address is judged as IPv4),
+        without building an integer: this is the per-request hot path.
+        """
+        # No length guard is needed: inet_pton refuses any text longer than
+        # the longest address, after one scan of it.
+        try:
+            if ":" not in text:
+                return self._packed4.contains(_pton(_AF_INET, text))
+            packed = _pton(_AF_INET6, text)
+        except (OSError, ValueError):
+            # OSError: not an address; ValueError: an embedded NUL character.
+            return None
+        if packed[:12] == _MAPPED_PREFIX:
+            return self._packed4.contains(packed[12:])
+        return self._packed6.contains(packed)
+
+    def first_level(self, version: Version) -> bytes:
+        """Return the verdict of each 16-bit leading block of one family.
+
+        One byte per block: 0, no address of the block is in the set; 1,
+        all are; 2, some are (a search decides).
+        """
+        return (self._packed4 if version == 4 else self._packed6).table
 
     def ranges(self, version: Version) -> tuple[tuple[int, int], ...]:
         """Return the merged intervals of one family, sorted."""

@@ -34,7 +34,7 @@ from policy._errors import Diagnostic, PolicyError, PolicyFileError, echo
 from policy._policy import AccessPolicy
 from policy._scope import Scope
 
-__all__ = ["MAX_POLICY_BYTES", "load_policy", "loads_policy"]
+__all__ = ["MAX_POLICY_BYTES", "load_policy", "loads_policy", "locate_items"]
 
 _T = TypeVar("_T")
 
@@ -302,6 +302,27 @@ def _move(
         column=diagnostic.column + offset,
         line_text=lines[line - 1] if 0 < line <= len(lines) else "",
     )
+
+
+def locate_items(
+    value: str | list[str], lines: Sequence[str], key: str
+) -> tuple[list[str], Callable[[int], tuple[int, int]]]:
+    """Split the value of ``key`` into items, and say where each one is.
+
+    For tools that report on single entries of a policy file (lint,
+    explain): the items are the lines of a multi-line string, or the
+    strings of a list, as the loader reads them.
+
+    Args:
+        value: The key's value as TOML decoded it.
+        lines: The file's lines.
+        key: ``ip_allowlist`` or ``endpoints``.
+
+    Returns:
+        The items, and a function from an item's 0-based index to its
+        1-based file line and the column offset of the item in that line.
+    """
+    return _items(value, lines, key)
 
 
 def _items(

@@ -99,7 +99,7 @@ class PolicyReloader:
         return self._loaded.policy
 
     def check(self, *, ip: object, path: str, method: str = "GET") -> Decision:
-        """Decide a request with the policy in force; see AccessPolicy.check."""
+        """Decide a request with the policy in force (AccessPolicy.check)."""
         return self.policy.check(ip=ip, path=path, method=method)
 
     def reload(self) -> bool:

@@ -19,7 +19,14 @@ from policy._accesslog import LogRequest, Malformed
 from policy._decision import Decision, Reason
 from policy._policy import AccessPolicy
 
-__all__ = ["HeavyHitters", "ReplaySummary", "reasons_in_order", "replay"]
+__all__ = [
+    "FlipSummary",
+    "HeavyHitters",
+    "ReplaySummary",
+    "reasons_in_order",
+    "replay",
+    "replay_against",
+]
 
 # Enough to hold every distinct client of a typical day's log exactly while
 # bounding memory at a few hundred kilobytes per table.
@@ -141,3 +148,89 @@ def reasons_in_order(summary: ReplaySummary) -> list[tuple[str, int]]:
         summary.denied_by_reason.items(),
         key=lambda item: (-item[1], order.get(item[0], len(order))),
     )
+
+
+@dataclass
+class FlipSummary:
+    """How the decisions of a log change from one policy to another.
+
+    Totals and reason pairs are exact; the top flipped paths and clients
+    are heavy hitters (see :class:`HeavyHitters`), so memory stays flat in
+    the log's length.
+
+    Attributes:
+        total: Requests decided by both policies.
+        to_denied: Allowed by the old policy, denied by the new.
+        to_allowed: Denied by the old policy, allowed by the new.
+        reason_changed: Denied by both, for different reasons.
+        pairs: Count per ``(old reason, new reason)`` of every flip and
+            reason change.
+        paths: Most frequent paths among flipped requests.
+        clients: Most frequent clients among flipped requests.
+    """
+
+    total: int = 0
+    to_denied: int = 0
+    to_allowed: int = 0
+    reason_changed: int = 0
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    paths: HeavyHitters = field(default_factory=HeavyHitters)
+    clients: HeavyHitters = field(default_factory=HeavyHitters)
+
+    @property
+    def flipped(self) -> int:
+        """Requests whose answer (allowed or denied) changed."""
+        return self.to_denied + self.to_allowed
+
+    def record(self, request: LogRequest, old: Decision, new: Decision) -> None:
+        """Compare the two decisions of one request."""
+        self.total += 1
+        if old.reason is new.reason:
+            return
+        self.pairs[(old.reason.value, new.reason.value)] += 1
+        if old.allowed == new.allowed:
+            self.reason_changed += 1
+            return
+        if old.allowed:
+            self.to_denied += 1
+        else:
+            self.to_allowed += 1
+        self.paths.add(new.path or old.path or request.path)
+        self.clients.add(request.ip)
+
+    def pairs_in_order(self) -> list[tuple[tuple[str, str], int]]:
+        """Reason pairs, most frequent first, ties by the pair."""
+        return sorted(self.pairs.items(), key=lambda item: (-item[1], item[0]))
+
+
+def replay_against(
+    old: AccessPolicy,
+    new: AccessPolicy,
+    records: Iterable[LogRequest | Malformed],
+    *,
+    on_decision: Callable[[LogRequest, Decision], None] | None = None,
+) -> tuple[ReplaySummary, FlipSummary]:
+    """Decide every request by two policies; summarise the old and the flips.
+
+    Args:
+        old: The policy in force.
+        new: The candidate.
+        records: Requests and malformed lines, as for :func:`replay`.
+        on_decision: Called with each request and its *old* decision.
+
+    Returns:
+        The summary of the old policy's decisions, and the flips.
+    """
+    summary = ReplaySummary()
+    flips = FlipSummary()
+    for record in records:
+        if isinstance(record, Malformed):
+            summary.record_malformed(record)
+            continue
+        before = old.check(ip=record.ip, path=record.path, method=record.method)
+        after = new.check(ip=record.ip, path=record.path, method=record.method)
+        summary.record(record, before)
+        flips.record(record, before, after)
+        if on_decision is not None:
+            on_decision(record, before)
+    return summary, flips

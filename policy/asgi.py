@@ -18,6 +18,10 @@ An allowed request reaches the app with its :class:`~policy.Decision` in
 gets the status and JSON body of :mod:`policy._http`; a denied WebSocket is
 closed before it is accepted (code 1008, policy violation), which servers
 answer with HTTP 403.  Lifespan events pass through untouched.
+
+The authorizer is called inline, on the event loop: a TokenService over
+SQLite answers from one read in WAL mode, which never waits for a writer.
+An authorizer that may block for long belongs behind a thread pool.
 """
 
 from __future__ import annotations

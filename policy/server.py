@@ -19,7 +19,9 @@ header                 sent by
                        check's own path after the prefix, and method
 =====================  ==============================================
 
-More than one URI (or method) header, even the same value twice, is
+Without a method header the method is taken to be GET: Commvault's scopes
+name endpoints, not methods, so the answer does not depend on it.  More
+than one URI (or method) header, even the same value twice, is
 refused, and so is a check with neither a URI header nor the Envoy prefix:
 a request the gateway and the service might read differently is not judged.
 The client address is the socket peer unless it is a trusted proxy (see
@@ -147,6 +149,11 @@ class ForwardAuthApp:
         """Answer health checks, renewals and forward-auth checks."""
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            # Not a forward-auth call: refuse before accepting (RFC 6455
+            # section 7.4.1, 1008 policy violation).
+            await send({"type": "websocket.close", "code": 1008})
             return
         if scope["type"] != "http":
             return

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policy._address import parse_client_address
 from policy._allowlist import Entry, IPAllowlist
 from policy._errors import AllowlistError, PolicyTypeError
 
@@ -392,3 +393,71 @@ def test_to_cidrs_round_trips_and_order_does_not_matter(
     shuffled = list(texts)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     assert IPAllowlist.parse(shuffled).index == allowlist.index
+
+
+# --- Recent-client table and batch lookups ------------------------------------
+
+
+def test_recent_client_table_is_bounded_and_keeps_verdicts() -> None:
+    from policy._allowlist import _RECENT_CLIENTS
+
+    allowlist = IPAllowlist.parse(["10.0.0.0/8"])
+    for n in range(_RECENT_CLIENTS + 10):
+        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        assert address in allowlist
+    assert len(allowlist._recent) == 10
+    assert "11.0.0.1" not in allowlist
+    assert allowlist._recent["11.0.0.1"] is False
+
+
+class _Spoof(str):
+    """A str that hashes and compares like another: must not read the table."""
+
+    def __hash__(self) -> int:
+        return hash("10.0.0.1")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+def test_str_subclasses_bypass_the_recent_client_table() -> None:
+    allowlist = IPAllowlist.parse(["10.0.0.0/8"])
+    assert "10.0.0.1" in allowlist
+    assert _Spoof("192.0.2.1") not in allowlist
+    assert not allowlist.contains(_Spoof("192.0.2.1"))
+    assert allowlist.contains_many([_Spoof("192.0.2.1"), "10.0.0.1"]) == [False, True]
+
+
+addresses_text = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
+    st.integers(0, 2**128 - 1).map(lambda v: str(ipaddress.IPv6Address(v))),
+    st.integers(0, 2**32 - 1).map(lambda v: f"::ffff:{ipaddress.IPv4Address(v)}"),
+    st.sampled_from(["10.0.0.01", "10.0.0.1 ", "::1%lo", "10.0.0.0/8", "", "x"]),
+)
+
+
+@settings(max_examples=250)
+@given(st.lists(addresses_text, max_size=30))
+def test_cached_lookups_equal_uncached(texts: list[str]) -> None:
+    allowlist = IPAllowlist.parse(["10.0.0.0/8", "2001:db8::/32", "::ffff:1.2.3.0/120"])
+    uncached = [
+        parsed is not None and allowlist.index.contains(*parsed)
+        for parsed in map(parse_client_address, texts)
+    ]
+    # Twice: the second pass reads every verdict from the table.
+    for _ in range(2):
+        assert [text in allowlist for text in texts] == uncached
+        assert [allowlist.contains(text) for text in texts] == uncached
+        assert allowlist.contains_many(texts) == uncached
+
+
+def test_contains_many_takes_address_objects_and_refuses_other_types() -> None:
+    allowlist = IPAllowlist.parse(["192.0.2.0/24"])
+    found = allowlist.contains_many(
+        ["192.0.2.1", ipaddress.IPv4Address("192.0.2.2"), ipaddress.IPv6Address("::1")]
+    )
+    assert found == [True, True, False]
+    with pytest.raises(PolicyTypeError, match="int address needs version"):
+        allowlist.contains_many([3221225985])  # type: ignore[list-item]
+    with pytest.raises(PolicyTypeError, match="got bytes"):
+        allowlist.contains_many([b"192.0.2.1"])  # type: ignore[list-item]

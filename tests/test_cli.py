@@ -72,7 +72,9 @@ def test_bad_arguments_exit_2() -> None:
 def test_lint_clean_and_dirty(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Warnings only (its '/plan' is no catalogue endpoint): still exit 0.
     assert main(["lint", str(PLAN)]) == 0
+    assert " error " not in capsys.readouterr().out
     dirty = tmp_path / "allow.txt"
     dirty.write_text("10.0.0.1\n010.0.0.1\n", encoding="utf-8")
     assert main(["lint", str(dirty)]) == 1
@@ -144,3 +146,20 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     assert completed.returncode == 1
     assert completed.stdout.startswith("denied (out_of_scope): ")
+
+
+def test_replay_against_prints_the_flips(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / "new.toml"
+    new.write_text('scope = "custom"\nendpoints = ["/blog"]\n', encoding="utf-8")
+    args = ["replay", "--policy", str(AWS), "--against", str(new), str(LOG)]
+    assert main([*args, "--format", "json"]) == 0
+    flips = json.loads(capsys.readouterr().out)["flips"]
+    assert flips["total"] == 10_000
+    pairs = sum(p["count"] for p in flips["by_reason_pair"])
+    flipped = flips["allowed_to_denied"] + flips["denied_to_allowed"]
+    assert pairs == flipped + flips["reason_changed"]
+    assert flips["denied_to_allowed"] > 0
+    assert main(args) == 0
+    assert f"against {new}: " in capsys.readouterr().out

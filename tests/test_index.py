@@ -213,3 +213,64 @@ def test_attribution_agrees_with_first_covering_entry(
     for value in points + extra:
         owners = [n for n, (_, lo, hi) in enumerate(found) if lo <= value <= hi]
         assert table.owner(4, value) == (owners[0] if owners else None)
+
+
+# --- Packed lookups and the first-level table ----------------------------------
+
+
+def address_text(version: int, value: int) -> str:
+    return str(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+def block_edges(found: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Addresses at and beside every interval bound and 16-bit block edge."""
+    points = []
+    for version, lo, hi in found:
+        shift = 16 if version == 4 else 112
+        top = V4_MAX if version == 4 else V6_MAX
+        for bound in (lo, hi):
+            block = bound >> shift
+            for value in (bound - 1, bound, bound + 1, block << shift,
+                          ((block + 1) << shift) - 1):
+                if 0 <= value <= top:
+                    points.append((version, value))
+    return points
+
+
+aligned = st.integers(0, 2**16 - 1).map(lambda block: block << 16)
+v4_blocky = st.tuples(
+    st.one_of(aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)),
+    st.one_of(aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)),
+).map(lambda pair: (4, min(pair), max(pair)))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(v4_blocky, intervals(4), intervals(6)), max_size=12), probes)
+def test_contains_text_agrees_with_contains(
+    found: list[tuple[int, int, int]], points: list[tuple[int, int]]
+) -> None:
+    index = IntervalIndex(found)  # type: ignore[arg-type]
+    for version, value in points + block_edges(found):
+        expected = index.contains(version, value)  # type: ignore[arg-type]
+        assert index.contains_text(address_text(version, value)) is expected
+
+
+def test_first_level_table_settles_whole_and_empty_blocks() -> None:
+    # 10.0.0.0/15 covers blocks 0x0A00 and 0x0A01 whole; 10.2.0.0 - 10.2.0.9
+    # splits block 0x0A02; every other block is empty.
+    index = IntervalIndex([(4, 0x0A000000, 0x0A01FFFF), (4, 0x0A020000, 0x0A020009)])
+    table = index.first_level(4)
+    assert len(table) == 2**16
+    assert (table[0x0A00], table[0x0A01], table[0x0A02], table[0x0A03]) == (1, 1, 2, 0)
+    assert sum(table) == 1 + 1 + 2
+    assert index.first_level(6) == bytes(2**16)
+
+
+def test_contains_text_reads_strictly_and_unmaps() -> None:
+    index = IntervalIndex([(4, 0xC0000200, 0xC00002FF), (6, 1, 1)])
+    assert index.contains_text("192.0.2.7") is True
+    assert index.contains_text("::ffff:192.0.2.7") is True
+    assert index.contains_text("::1") is True
+    assert index.contains_text("192.0.3.7") is False
+    for text in ("192.0.2.07", " 192.0.2.7", "192.0.2", "::1%eth0", "1.2.3.4\0", ""):
+        assert index.contains_text(text) is None

@@ -126,3 +126,44 @@ def test_repr_names_the_parts() -> None:
         "<AccessPolicy scope='All' allowlist=any address api_base=[] "
         "case_sensitive=False>"
     )
+
+
+# --- Tables of recent clients and paths -----------------------------------------
+
+
+def test_repeated_checks_give_equal_decisions() -> None:
+    policy = AccessPolicy(
+        scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST, api_base=["/api"]
+    )
+    requests = [
+        ("192.0.2.7", "/api/plan/7"),
+        ("192.0.2.7", "/api/Client"),
+        ("198.51.100.1", "/api/plan"),
+        ("192.0.2.7", "/elsewhere"),
+        ("2001:db8::1", "/api/plan?x=1"),
+    ]
+    first = [policy.check(ip=ip, path=path) for ip, path in requests]
+    fresh = [
+        AccessPolicy(
+            scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST, api_base=["/api"]
+        ).check(ip=ip, path=path)
+        for ip, path in requests
+    ]
+    again = [policy.check(ip=ip, path=path) for ip, path in requests]
+    assert first == fresh == again
+    assert [d.reason for d in again] == [
+        Reason.ALLOWED,
+        Reason.OUT_OF_SCOPE,
+        Reason.IP_NOT_ALLOWED,
+        Reason.OUT_OF_SCOPE,
+        Reason.ALLOWED,
+    ]
+
+
+def test_changing_a_rule_forgets_recent_verdicts() -> None:
+    policy = AccessPolicy(scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST)
+    assert policy.check(ip="203.0.113.5", path="/plan").reason is Reason.IP_NOT_ALLOWED
+    policy.allowlist = IPAllowlist.parse(["203.0.113.0/24"])
+    assert policy.check(ip="203.0.113.5", path="/plan").allowed
+    policy.allowlist = None
+    assert policy.check(ip="198.51.100.1", path="/plan").allowed

@@ -12,12 +12,30 @@ import os
 import sys
 from collections.abc import Sequence
 
-from policy.cli import _check, _lint, _replay, _token
+from policy.cli import (
+    _check,
+    _cidrs,
+    _diff,
+    _explain,
+    _lint,
+    _replay,
+    _serve,
+    _token,
+)
 from policy.cli._common import EXIT_UNUSABLE
 
 __all__ = ["build_parser", "main"]
 
-_SUBCOMMANDS = (_check, _lint, _replay, _token)
+_SUBCOMMANDS = (
+    _check,
+    _lint,
+    _replay,
+    _explain,
+    _diff,
+    _cidrs,
+    _token,
+    _serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

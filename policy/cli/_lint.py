@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 
-from policy._allowlist import IPAllowlist
-from policy._errors import Diagnostic, PolicyError
-from policy._policyfile import load_policy
+from policy._errors import Diagnostic, PolicyTypeError
+from policy._lint import lint_allowlist_file, lint_policy_file
 from policy.cli._common import EXIT_NO, EXIT_YES, Subparsers, fail
 
-__all__ = ["register"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers: Subparsers) -> None:
@@ -20,9 +21,30 @@ def register(subparsers: Subparsers) -> None:
         help="report every error and warning of a policy or allowlist",
         description="Check a policy file (.toml) or a bare allowlist file "
         "(any other name). Prints file:line:col: level code message for each "
-        "finding; exit 1 when there is an error.",
+        "finding; exit 1 when there is an error, 0 otherwise, 2 when the file "
+        "cannot be read.",
     )
     parser.add_argument("file", type=Path, metavar="FILE")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--my-ip",
+        metavar="IP",
+        help="your own address: an error when the allowlist would lock it out",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="treat every warning as an error"
+    )
+    parser.add_argument(
+        "--internet",
+        action="store_true",
+        help="the allowlist is for internet clients: warn about private, "
+        "loopback and link-local space",
+    )
+    parser.add_argument(
+        "--no-catalogue",
+        action="store_true",
+        help="do not check endpoints against the Commvault endpoint catalogue",
+    )
     parser.set_defaults(run=run)
 
 
@@ -30,23 +52,41 @@ def run(args: argparse.Namespace) -> int:
     """Print each finding; exit 1 on any error."""
     path: Path = args.file
     try:
-        findings = _findings(path)
+        findings = _findings(args)
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror}")
+    except PolicyTypeError as error:
+        return fail(str(error))
+    if args.strict:
+        findings = [dataclasses.replace(f, level="error") for f in findings]
 
-    for finding in findings:
-        print(finding.format(caret=False))
+    if args.format == "json":
+        print(json.dumps([_as_json(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(finding.format(caret=False))
     return EXIT_NO if any(f.level == "error" for f in findings) else EXIT_YES
 
 
-def _findings(path: Path) -> tuple[Diagnostic, ...]:
-    try:
-        if path.suffix == ".toml":
-            load_policy(path)
-            return ()
-        allowlist = IPAllowlist.parse(
-            path.read_text(encoding="utf-8-sig"), source=str(path)
+def _findings(args: argparse.Namespace) -> list[Diagnostic]:
+    path: Path = args.file
+    if path.suffix == ".toml":
+        return lint_policy_file(
+            path,
+            my_ip=args.my_ip,
+            internet=args.internet,
+            catalogue=None if args.no_catalogue else "commvault",
         )
-    except PolicyError as error:
-        return error.diagnostics
-    return tuple(allowlist.warnings)
+    return lint_allowlist_file(path, my_ip=args.my_ip, internet=args.internet)
+
+
+def _as_json(finding: Diagnostic) -> dict[str, object]:
+    return {
+        "source": finding.source,
+        "line": finding.line,
+        "column": finding.column,
+        "level": finding.level,
+        "code": finding.code,
+        "message": finding.message,
+        "text": finding.text,
+    }

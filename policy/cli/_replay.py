@@ -13,7 +13,14 @@ from typing import IO, Final
 
 from policy._accesslog import LogRequest, read_requests
 from policy._decision import Decision
-from policy._replay import ReplaySummary, reasons_in_order, replay
+from policy._replay import (
+    FlipSummary,
+    HeavyHitters,
+    ReplaySummary,
+    reasons_in_order,
+    replay,
+    replay_against,
+)
 from policy.cli._common import (
     EXIT_UNUSABLE,
     EXIT_YES,
@@ -41,6 +48,13 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--policy", required=True, type=Path, metavar="P.toml")
     parser.add_argument("log", type=Path, metavar="LOG", help="the log; - for stdin")
     parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="NEW.toml",
+        help="also decide every request by this policy and summarise which "
+        "requests flip from allowed to denied and back",
+    )
+    parser.add_argument(
         "--decisions",
         type=Path,
         metavar="FILE",
@@ -65,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
     policy = load_or_fail(args.policy)
     if policy is None:
         return EXIT_UNUSABLE
+    candidate = None
+    if args.against is not None:
+        candidate = load_or_fail(args.against)
+        if candidate is None:
+            return EXIT_UNUSABLE
 
+    flips: FlipSummary | None = None
     with ExitStack() as stack:
         try:
             log = _open_log(args.log, stack)
@@ -76,12 +96,23 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"cannot open {error.filename}: {error.strerror}")
         lines = _lines(log, args.log, show=not args.no_progress and sys.stderr.isatty())
         writer = None if sink is None else _decision_writer(sink)
-        summary = replay(policy, read_requests(lines), on_decision=writer)
+        requests = read_requests(lines)
+        if candidate is None:
+            summary = replay(policy, requests, on_decision=writer)
+        else:
+            summary, flips = replay_against(
+                policy, candidate, requests, on_decision=writer
+            )
 
     if args.format == "json":
-        print(json.dumps(_as_json(summary, args.top), indent=2))
+        record = _as_json(summary, args.top)
+        if flips is not None:
+            record["flips"] = _flips_json(flips, args.top)
+        print(json.dumps(record, indent=2))
     else:
         print(_as_text(summary, args.log, args.policy, args.top))
+        if flips is not None:
+            print(_flips_text(flips, args.against, args.top))
     return EXIT_YES
 
 
@@ -166,3 +197,44 @@ def _as_text(summary: ReplaySummary, log: Path, policy: Path, top: int) -> str:
             out.append(f"{title}{bound}:")
             out += [f"  {count:>8,}  {key[:100]}" for key, count in rows]
     return "\n".join(out)
+
+
+def _flips_json(flips: FlipSummary, top: int) -> dict[str, object]:
+    return {
+        "total": flips.total,
+        "allowed_to_denied": flips.to_denied,
+        "denied_to_allowed": flips.to_allowed,
+        "reason_changed": flips.reason_changed,
+        "by_reason_pair": [
+            {"old": old, "new": new, "count": count}
+            for (old, new), count in flips.pairs_in_order()
+        ],
+        "top_flipped_paths": flips.paths.top(top),
+        "top_flipped_clients": flips.clients.top(top),
+        "count_error_bound": max(flips.paths.error_bound, flips.clients.error_bound),
+    }
+
+
+def _flips_text(flips: FlipSummary, against: Path, top: int) -> str:
+    out = [
+        f"against {against}: {flips.flipped:,} of {flips.total:,} requests flip",
+        f"  allowed -> denied  {flips.to_denied:>10,}",
+        f"  denied -> allowed  {flips.to_allowed:>10,}",
+        f"  denied, new reason {flips.reason_changed:>10,}",
+    ]
+    out += [
+        f"    {old} -> {new:<28}{count:>10,}"
+        for (old, new), count in flips.pairs_in_order()
+    ]
+    out += _top("top flipped paths", flips.paths, top)
+    out += _top("top flipped clients", flips.clients, top)
+    return "\n".join(out)
+
+
+def _top(title: str, table: HeavyHitters, top: int) -> list[str]:
+    rows = table.top(top)
+    if not rows:
+        return []
+    bound = table.error_bound
+    note = f" (counts may be high by at most {bound})" if bound else ""
+    return [f"{title}{note}:"] + [f"  {count:>8,}  {key[:100]}" for key, count in rows]

@@ -160,3 +160,16 @@ def test_no_request_is_judged_by_a_mix_of_versions(policy_file: Path) -> None:
 
     assert mixed == []
     assert not any(thread.is_alive() for thread in judges)
+
+
+def test_repr_names_the_file_and_policy(policy_file: Path) -> None:
+    text = repr(PolicyReloader(policy_file))
+    assert text.startswith(f"<PolicyReloader {str(policy_file)!r} <AccessPolicy ")
+
+
+def test_concurrent_reload_does_not_wait(policy_file: Path) -> None:
+    reloader = PolicyReloader(policy_file, check_interval_seconds=3600)
+    replace(policy_file, TWO)
+    with reloader._lock:  # another thread is loading
+        assert reloader.reload() is False
+    assert reloader.reload() is True

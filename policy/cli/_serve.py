@@ -1,0 +1,135 @@
+"""``policy serve``: the forward-auth service, on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import get_args
+
+from policy._errors import PolicyError
+from policy._forwarded import ForwardedHeader, TrustedProxies
+from policy._policy import AccessPolicy
+from policy._reload import PolicyReloader
+from policy._scope import Scope
+from policy.cli._common import EXIT_YES, Subparsers, fail
+from policy.server import ForwardAuthApp
+from policy.tokens import SQLiteStore, TokenService
+
+__all__ = ["build_app", "register"]
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add the ``serve`` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the forward-auth service for API gateways",
+        description="Answer nginx auth_request, Traefik ForwardAuth and Envoy "
+        "ext_authz checks from a token store, and serve POST "
+        "/V4/AccessToken/Renew.  Needs uvicorn (the 'gateway' extra).",
+    )
+    parser.add_argument("--db", required=True, type=Path, metavar="TOKENS.db")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8181)
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ENTRY",
+        help="a proxy whose X-Forwarded-For or Forwarded header is believed, "
+        "in the allowlist grammar (address, range, CIDR); repeatable",
+    )
+    parser.add_argument(
+        "--forwarded-header",
+        choices=get_args(ForwardedHeader),
+        default="either",
+        help="the header the trusted proxies write (default: either, refusing "
+        "a request that carries both)",
+    )
+    parser.add_argument(
+        "--api-base",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a base path the API is served under, such as /commandcenter/api; "
+        "endpoints are matched below it; repeatable",
+    )
+    parser.add_argument(
+        "--case-sensitive",
+        action="store_true",
+        help="match endpoints by exact case (Commvault routes /Client and "
+        "/client alike, so the default is not to)",
+    )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="P.toml",
+        help="a gateway-wide policy every request must also pass; reloaded "
+        "when the file changes",
+    )
+    parser.add_argument(
+        "--bad-request-status",
+        type=int,
+        choices=(400, 403),
+        default=400,
+        help="status for a path, address or method that cannot be judged; "
+        "use 403 behind nginx, which turns other statuses into 500",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+    )
+    parser.add_argument("--access-log", action="store_true")
+    parser.set_defaults(run=run)
+
+
+def build_app(args: argparse.Namespace) -> ForwardAuthApp:
+    """Build the service from parsed arguments.
+
+    Raises:
+        PolicyError: The token store, a trusted proxy entry or the policy
+            file cannot be used.
+    """
+    if not args.db.is_file():
+        raise PolicyError(f"token store {args.db} does not exist")
+    # The service builds each token's policy on first use; building one now
+    # refuses a malformed API base at startup instead of at every request.
+    AccessPolicy(scope=Scope.from_id("all"), api_base=args.api_base)
+    proxies = TrustedProxies(args.trusted_proxy, header=args.forwarded_header)
+    policy = None if args.policy is None else PolicyReloader(args.policy)
+    return ForwardAuthApp(
+        TokenService(
+            SQLiteStore(args.db),
+            api_base=args.api_base,
+            case_sensitive=args.case_sensitive,
+        ),
+        trusted_proxies=proxies,
+        policy=policy,
+        bad_request_status=args.bad_request_status,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; exit 2 when the service cannot start."""
+    try:
+        import uvicorn
+    except ImportError:
+        return fail("serve needs uvicorn: pip install 'access-policy[gateway]'")
+    try:
+        app = build_app(args)
+    except PolicyError as error:
+        return fail(str(error))
+
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        # The service reads forwarding headers itself, from trusted proxies
+        # only; uvicorn's own reading would replace the peer before that.
+        proxy_headers=False,
+        server_header=False,
+        access_log=args.access_log,
+        log_level=args.log_level,
+        lifespan="on",
+    )
+    return EXIT_YES

@@ -1,0 +1,101 @@
+"""``policy serve``: arguments checked before anything listens."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy._errors import AllowlistError, PolicyError, ScopeError
+from policy.cli import _serve
+from policy.server import ForwardAuthApp
+from policy.tokens import SQLiteStore
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="policy")
+    _serve.register(parser.add_subparsers())
+    return parser.parse_args(["serve", *argv])
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "tokens.db"
+    SQLiteStore(path).close()
+    return path
+
+
+def test_defaults_listen_on_loopback(db: Path) -> None:
+    args = parse("--db", str(db))
+    assert (args.host, args.port, args.bad_request_status) == ("127.0.0.1", 8181, 400)
+    app = _serve.build_app(args)
+    assert isinstance(app, ForwardAuthApp)
+    assert not app.trusted_proxies.trusts("127.0.0.1")
+
+
+def test_options_reach_the_app(db: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "gateway.toml"
+    policy.write_text('scope = "all"\n')
+    args = parse(
+        "--db",
+        str(db),
+        "--trusted-proxy",
+        "10.0.0.0/8",
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--forwarded-header",
+        "forwarded",
+        "--policy",
+        str(policy),
+        "--bad-request-status",
+        "403",
+    )
+    app = _serve.build_app(args)
+    assert app.trusted_proxies.trusts("10.2.3.4")
+    assert app.trusted_proxies.header == "forwarded"
+    assert app.bad_request_status == 403
+    assert app.policy is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "message"),
+    [
+        (["--trusted-proxy", "10.0.0.0/33"], AllowlistError, "prefix"),
+        (["--api-base", "commandcenter"], ScopeError, "must begin with '/'"),
+        (["--policy", "/nonexistent/gateway.toml"], PolicyError, "cannot read"),
+    ],
+)
+def test_bad_configuration_fails_before_serving(
+    db: Path, argv: list[str], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        _serve.build_app(parse("--db", str(db), *argv))
+
+
+def test_missing_store_is_refused(tmp_path: Path, capsys: Any) -> None:
+    args = parse("--db", str(tmp_path / "typo.db"))
+    assert _serve.run(args) == 2
+    assert "token store" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_without_uvicorn_says_which_extra(db: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['uvicorn'] = None\n"
+        "import argparse\n"
+        "from policy.cli import _serve\n"
+        "parser = argparse.ArgumentParser()\n"
+        "_serve.register(parser.add_subparsers())\n"
+        f"args = parser.parse_args(['serve', '--db', {str(db)!r}])\n"
+        "sys.exit(args.run(args))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "pip install 'access-policy[gateway]'" in result.stderr

@@ -1,0 +1,43 @@
+"""``policy cidrs``: the minimal CIDR list, itself a valid allowlist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from policy import IPAllowlist
+from policy.cli import main
+from policy.testing import allowlists
+
+
+def test_prints_minimal_cidrs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "allow.txt"
+    listed.write_text("10.0.0.0 - 10.0.0.2\n10.0.0.3\n::1\n", encoding="utf-8")
+    assert main(["cidrs", str(listed)]) == 0
+    assert capsys.readouterr().out == "10.0.0.0/30\n::1/128\n"
+
+
+def test_policy_without_allowlist_is_every_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text('scope = "all"\n', encoding="utf-8")
+    assert main(["cidrs", str(policy)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "0.0.0.0/0\n::/0\n"
+    assert "has no allowlist" in captured.err
+    assert main(["cidrs", str(tmp_path / "missing.txt")]) == 2
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(allowlists())
+def test_cidr_list_round_trips(text: str) -> None:
+    allowlist = IPAllowlist.parse(text)
+    cidrs = allowlist.to_cidrs()
+    again = IPAllowlist.parse("\n".join(cidrs))
+    assert again.index == allowlist.index
+    assert again.to_cidrs() == cidrs

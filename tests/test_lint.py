@@ -1,0 +1,177 @@
+"""Lint: every finding, its code, place and wording; the CLI's statuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from policy._errors import PolicyTypeError
+from policy._lint import lint_allowlist, lint_policy, lint_scope
+from policy.cli import main
+
+
+def codes(text: str, **options: object) -> list[tuple[int, int, str, str]]:
+    return [
+        (d.line, d.column, d.level, d.code)
+        for d in lint_allowlist(text, **options)  # type: ignore[arg-type]
+    ]
+
+
+def test_clean_list_has_no_findings() -> None:
+    assert lint_allowlist("198.51.100.0/24\n2001:db8::/48\n") == []
+
+
+def test_every_allowlist_finding_at_once() -> None:
+    text = "\n".join(
+        [
+            "10.0.0.0/24",  # 1
+            "10.0.0.0/24",  # 2 duplicate
+            "10.0.0.5/24",  # 3 host bits (error), duplicate once read
+            "10.0.0.7",  # 4 inside line 1
+            "192.0.2.0 - 192.0.2.255",  # 5 exactly a CIDR
+            "198.51.100.0/25, 198.51.100.128/25",  # 6 mergeable
+            "203.0.113.0 - 203.0.113.200, 203.0.113.100-203.0.113.250",  # 7
+            "::ffff:10.0.0.7",  # 8 mapped duplicate
+            "192.0.2.9-192.0.2.3",  # 9 reversed (error)
+            "8.0.0.0/8",  # 10 huge
+            "1.1.1.1 - 1.1.1.1",  # 11 single address
+        ]
+    )
+    assert codes(text) == [
+        (2, 1, "warning", "duplicate-entry"),
+        (3, 1, "warning", "duplicate-entry"),
+        (3, 1, "error", "host-bits-set"),
+        (4, 1, "warning", "entry-inside"),
+        (5, 1, "warning", "range-is-cidr"),
+        (6, 18, "warning", "mergeable-entries"),
+        (7, 30, "warning", "overlapping-entries"),
+        (8, 1, "warning", "mapped-duplicate"),
+        (9, 1, "error", "range-reversed"),
+        (10, 1, "warning", "huge-entry"),
+        (11, 1, "warning", "range-single-address"),
+    ]
+
+
+def test_whole_family_is_huge() -> None:
+    found = lint_allowlist("::/0")
+    assert [d.code for d in found] == ["huge-entry"]
+    assert found[0].message == (
+        "entry '::/0' admits every IPv6 address; leave the allowlist out to allow"
+        " every address, or narrow it"
+    )
+
+
+def test_messages_name_the_other_entry_and_the_fix() -> None:
+    found = lint_allowlist("10.0.0.0/25\n10.0.0.128/25\n10.0.0.0/24\n")
+    assert [d.code for d in found] == ["entry-inside", "entry-inside"]
+    assert found[0].message == (
+        "entry '10.0.0.0/25' lies inside '10.0.0.0/24' at line 3, which already"
+        " admits every address of it; remove it"
+    )
+    overlap = lint_allowlist("10.0.0.0 - 10.0.0.200\n10.0.0.100 - 10.0.0.255\n")
+    assert overlap[0].message == (
+        "entry '10.0.0.100 - 10.0.0.255' overlaps '10.0.0.0 - 10.0.0.200' at"
+        " line 1; together they are 10.0.0.0/24, one entry"
+    )
+    cidr = lint_allowlist("192.0.2.0 – 192.0.2.127")
+    assert cidr[0].message.endswith("write 192.0.2.0/25")
+
+
+def test_non_public_space_only_for_internet_lists() -> None:
+    text = "10.1.0.0/16\n127.0.0.1\nfe80::1\n203.0.113.1\n"
+    assert codes(text) == []
+    found = lint_allowlist(text, internet=True)
+    assert [(d.line, d.code) for d in found] == [
+        (1, "non-public-entry"),
+        (2, "non-public-entry"),
+        (3, "non-public-entry"),
+    ]
+    assert "10.0.0.0/8, private (RFC 1918)" in found[0].message
+
+
+def test_self_lockout_is_an_error() -> None:
+    found = lint_allowlist("198.51.100.0/24", my_ip="192.0.2.1")
+    assert [(d.level, d.code) for d in found] == [("error", "self-lockout")]
+    assert found[0].message == (
+        "the allowlist must admit your own address 192.0.2.1, or saving it locks"
+        " you out; got no entry that admits it"
+    )
+    assert lint_allowlist("198.51.100.0/24", my_ip="::ffff:198.51.100.9") == []
+    with pytest.raises(PolicyTypeError, match="my_ip must be exactly one IP"):
+        lint_allowlist("198.51.100.0/24", my_ip="nope")
+
+
+def test_empty_list_is_an_error() -> None:
+    assert codes("# only a comment\n") == [(1, 1, "error", "empty-allowlist")]
+
+
+def test_scope_findings() -> None:
+    found = lint_scope("/plan\n/Client\n/client\n/Client/7\nClient\n/V4\n")
+    assert [(d.line, d.level, d.code) for d in found] == [
+        (1, "warning", "unknown-endpoint"),
+        (3, "warning", "duplicate-endpoint"),
+        (4, "warning", "shadowed-endpoint"),
+        (5, "error", "no-leading-slash"),
+        (6, "warning", "broad-endpoint"),
+    ]
+    assert found[0].message.endswith("did you mean /V2/Plan, /v4/Plan, /V4/DCPlan?")
+    assert "far more than its name suggests" in found[4].message
+
+
+def test_scope_case_sensitive_and_no_catalogue() -> None:
+    found = lint_scope(["/Client", "/client"], case_sensitive=True, catalogue=None)
+    assert found == []
+
+
+def test_policy_file_findings_are_at_file_lines() -> None:
+    text = (
+        'scope = "custom"\n'
+        "endpoints = ['/Client', '/Client/7']\n"
+        "ip_allowlist = '''\n"
+        "10.0.0.0/24\n"
+        "10.0.0.5/24\n"
+        "'''\n"
+    )
+    found = lint_policy(text, source="p.toml")
+    assert [(d.line, d.column, d.level, d.code) for d in found] == [
+        (2, 26, "warning", "shadowed-endpoint"),
+        (5, 1, "warning", "duplicate-entry"),
+        (5, 1, "error", "host-bits-set"),
+    ]
+    assert found[2].format(caret=False).startswith("p.toml:5:1: error host-bits-set")
+
+
+def test_policy_structure_errors_pass_through() -> None:
+    found = lint_policy('scope = "all"\nip_allowlst = "1.2.3.4"\n', source="p")
+    assert [(d.line, d.code) for d in found] == [(2, "unknown-key")]
+
+
+def test_cli_json_strict_and_my_ip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "allow.txt"
+    listed.write_text("10.0.0.0/24\n10.0.0.7\n", encoding="utf-8")
+    assert main(["lint", str(listed)]) == 0
+    assert capsys.readouterr().out == (
+        f"{listed}:2:1: warning entry-inside entry '10.0.0.7' lies inside"
+        " '10.0.0.0/24' at line 1, which already admits every address of it;"
+        " remove it\n"
+    )
+    assert main(["lint", "--strict", "--format", "json", str(listed)]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record[0]["level"] == "error"
+    assert record[0]["code"] == "entry-inside"
+    assert main(["lint", "--my-ip", "192.0.2.1", str(listed)]) == 1
+    assert "self-lockout" in capsys.readouterr().out
+    assert main(["lint", "--my-ip", "bad", str(listed)]) == 2
+    assert main(["lint", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_lint_is_deterministic_on_the_shipped_policy() -> None:
+    path = Path(__file__).resolve().parent.parent / "examples" / "aws-feed-reader.toml"
+    text = path.read_text(encoding="utf-8")
+    first = lint_policy(text, source="aws")
+    assert first == lint_policy(text, source="aws")
+    assert all(d.level == "warning" for d in first)
