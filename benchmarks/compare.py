@@ -324,7 +324,8 @@ def replay_cli(copies: int, policy: Path) -> tuple[float, int | None]:
     for _ in range(copies):
         child.stdin.write(log)
     child.stdin.close()
-    _, err = child.communicate()
+    err = child.stderr.read() if child.stderr is not None else b""
+    child.wait()
     seconds = time.perf_counter() - start
     rss = None
     if use_time:

@@ -127,3 +127,15 @@ def test_tokens_at_each_stage(at: TokenAtStage) -> None:
 def test_unknown_stage_is_refused() -> None:
     with pytest.raises(ValueError, match="stage must be one of live"):
         tokens_at("dead")  # type: ignore[arg-type]
+
+
+def test_import_without_hypothesis_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "policy.testing")
+    with pytest.raises(ImportError, match=r"access-policy\[testing\]"):
+        importlib.import_module("policy.testing")
