@@ -34,7 +34,12 @@ LOG: Final = DATA / "access-logs" / "apache_logs"
 LISTS: Final = ("aws", "azure", "github", "google-cloud", "cloudflare")
 
 _GITHUB_SKIP: Final = frozenset(
-    ("verifiable_password_authentication", "ssh_key_fingerprints", "ssh_keys", "domains")
+    (
+        "verifiable_password_authentication",
+        "ssh_key_fingerprints",
+        "ssh_keys",
+        "domains",
+    )
 )
 
 

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Loop", "PEERS"]
+__all__ = ["PEERS", "Loop"]
 
 Loop = Callable[[Sequence[str]], None]
 
@@ -57,7 +57,7 @@ def int_bisect(prefixes: Sequence[str]) -> Loop:
             v = 6 if ":" in address else 4
             n = from_bytes(pton(socket.AF_INET6 if v == 6 else socket.AF_INET, address))
             i = bisect_right(starts[v], n)
-            i > 0 and n <= ends[v][i - 1]  # noqa: B015
+            i > 0 and n <= ends[v][i - 1]
 
     return run
 

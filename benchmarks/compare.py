@@ -74,7 +74,9 @@ def measure_lookups(
             if kind != "fresh":
                 loop(sample)
             cost = per_item_ns(
-                lambda s=sample: loop(s), len(sample), repeat=repeat  # type: ignore[misc]
+                lambda s=sample, f=loop: f(s),  # type: ignore[misc]
+                len(sample),
+                repeat=repeat,
             )
             row[kind] = round(cost, 1)
         out[name] = row
@@ -119,17 +121,19 @@ def scope(*, repeat: int) -> Figures:
         paths = real[:count] + [f"/Synthetic{n}/item" for n in range(count - len(real))]
         matcher = Scope.custom(paths).matcher(case_sensitive=False)
         probes = [f"{paths[n % len(paths)]}/7/a/b".lower() for n in range(2_000)]
-        probes = [
-            "/" + "/".join(p.split("/")[1:5]) for p in probes
-        ]  # depth 4 exactly
+        probes = ["/" + "/".join(p.split("/")[1:5]) for p in probes]  # depth 4 exactly
         starts = tuple(p.lower() for p in paths)
         match = matcher.match
 
-        def ours(match: Callable[[str], str | None] = match) -> None:
+        def ours(
+            match: Callable[[str], str | None] = match, probes: list[str] = probes
+        ) -> None:
             for p in probes:
                 match(p)
 
-        def prefix(starts: tuple[str, ...] = starts) -> None:
+        def prefix(
+            starts: tuple[str, ...] = starts, probes: list[str] = probes
+        ) -> None:
             for p in probes:
                 p.startswith(starts)
 
@@ -141,7 +145,9 @@ def scope(*, repeat: int) -> Figures:
 
         out[str(count)] = {
             "policy": round(per_item_ns(ours, len(probes), repeat=repeat), 1),
-            "startswith tuple": round(per_item_ns(prefix, len(probes), repeat=repeat), 1),
+            "startswith tuple": round(
+                per_item_ns(prefix, len(probes), repeat=repeat), 1
+            ),
             "casbin keyMatch": round(per_item_ns(casbin, len(sample), repeat=3), 1),
         }
     return out
@@ -166,7 +172,7 @@ def check(*, repeat: int) -> Figures:
     from policy import load_policy
 
     policy = load_policy(ROOT / "examples" / "plan-automation.toml")
-    assert policy.allowlist is not None  # noqa: S101 - the example has one
+    assert policy.allowlist is not None
     cidrs = policy.allowlist.to_cidrs()
     endpoints = [e.path for e in policy.scope.endpoints]
     ips = [f"198.51.100.{n}" for n in range(0, 256, 5)] + [
@@ -179,8 +185,10 @@ def check(*, repeat: int) -> Figures:
         for n in range(4)
     ]
     requests = [(ips[n % len(ips)], paths[n * 7 % len(paths)]) for n in range(5_000)]
-    fresh = [(f"198.51.{n >> 8 & 255}.{n & 255}", f"/webconsole/api/plan/{n}")
-             for n in range(20_000)]
+    fresh = [
+        (f"198.51.{n >> 8 & 255}.{n & 255}", f"/webconsole/api/plan/{n}")
+        for n in range(20_000)
+    ]
 
     with tempfile.TemporaryDirectory() as folder:
         model, rules = Path(folder, "model.conf"), Path(folder, "policy.csv")
@@ -278,10 +286,12 @@ def batch(*, repeat: int) -> Figures:
     v4 = rng.integers(0, 2**32, size=2_000_000, dtype=np.uint32)
     v6 = rng.integers(0, 2**64, size=(1_000_000, 2), dtype=np.uint64)
     v6[:, 0] = (v6[:, 0] >> np.uint64(3)) | np.uint64(0x2000 << 48)
-    a4 = per_item_ns(lambda: allowlist.contains_array(v4, version=4), len(v4),
-                     repeat=repeat)
-    a6 = per_item_ns(lambda: allowlist.contains_array(v6, version=6), len(v6),
-                     repeat=repeat)
+    a4 = per_item_ns(
+        lambda: allowlist.contains_array(v4, version=4), len(v4), repeat=repeat
+    )
+    a6 = per_item_ns(
+        lambda: allowlist.contains_array(v6, version=6), len(v6), repeat=repeat
+    )
     return {
         "contains_many_per_s": round(1e9 / many),
         "contains_array_v4_per_s": round(1e9 / a4),
@@ -309,18 +319,29 @@ ip_allowlist = '''
 def replay_cli(copies: int, policy: Path) -> tuple[float, int | None]:
     """Seconds and max RSS (KiB) of ``policy replay`` over the log, repeated."""
     log = _data.LOG.read_bytes()
-    command = [sys.executable, "-m", "policy", "replay", "--policy", str(policy),
-               "--no-progress", "-"]
+    command = [
+        sys.executable,
+        "-m",
+        "policy",
+        "replay",
+        "--policy",
+        str(policy),
+        "--no-progress",
+        "-",
+    ]
     timer = shutil.which("time") or "/usr/bin/time"
     use_time = os.path.exists(timer)
     if use_time:
         command = [timer, "-f", "%M", *command]
     start = time.perf_counter()
     child = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, cwd=ROOT,
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
-    assert child.stdin is not None  # noqa: S101 - asked for a pipe
+    assert child.stdin is not None
     for _ in range(copies):
         child.stdin.write(log)
     child.stdin.close()
@@ -401,9 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run")
     args = parser.parse_args(argv)
     repeat = 3 if args.quick else 7
-    sizes = [10, 100, 1_000, 10_000] if args.quick else [
-        10, 100, 1_000, 10_000, 100_000, 1_000_000
-    ]
+    sizes = (
+        [10, 100, 1_000, 10_000]
+        if args.quick
+        else [10, 100, 1_000, 10_000, 100_000, 1_000_000]
+    )
     fresh = 20_000 if args.quick else 100_000
     started = time.perf_counter()
     results: Figures = {

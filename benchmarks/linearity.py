@@ -160,7 +160,9 @@ def main() -> None:
     head = "".join(f"{size:>12,}" for size in sizes)
     print(f"{'case':32}{head}   ns/byte at largest")
     for case in CASES:
-        times = [measure(case, size, repeat=1 if size > 100_000 else 3) for size in sizes]
+        times = [
+            measure(case, size, repeat=1 if size > 100_000 else 3) for size in sizes
+        ]
         row = "".join(f"{seconds:>11.4f}s" for seconds in times)
         per_byte = times[-1] / sizes[-1] * 1e9
         print(f"{case.name:32}{row}   {per_byte:8.1f}", flush=True)

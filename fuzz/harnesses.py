@@ -42,7 +42,7 @@ from policy._endpoints import parse_endpoints
 from policy._forwarded import TrustedProxies, client_address
 from policy._http import read_token
 
-__all__ = ["TARGETS", "HarnessFailure", "Harness"]
+__all__ = ["TARGETS", "Harness", "HarnessFailure"]
 
 Harness = Callable[[bytes], None]
 

@@ -56,11 +56,11 @@ _ENDPOINTS: Final = (
 )
 _FORWARDED: Final = (
     f"10.0.0.2{_SEP}X-Forwarded-For: 198.51.100.1, 203.0.113.9, 10.0.0.7",
-    f"10.0.0.2{_SEP}Forwarded: for=203.0.113.9, for=\"[2001:db8::17]:4711\"",
+    f'10.0.0.2{_SEP}Forwarded: for=203.0.113.9, for="[2001:db8::17]:4711"',
     f"10.0.0.2{_SEP}Forwarded: for=unknown;proto=https",
     f"10.0.0.2{_SEP}Forwarded: for=_hidden{_SEP}X-Forwarded-For: 1.2.3.4",
     f"192.0.2.1{_SEP}Authorization: Bearer cvat_abc{_SEP}Authtoken: cvat_def",
-    f"::ffff:10.0.0.2{_SEP}Authtoken: QSDK abc{_SEP}Forwarded: for=\"a\\\"b\"",
+    f'::ffff:10.0.0.2{_SEP}Authtoken: QSDK abc{_SEP}Forwarded: for="a\\"b"',
 )
 _METHODS: Final = ("GET", "POST", "get", "G E T", "")
 

@@ -422,7 +422,14 @@ class IPAllowlist:
     def __contains__(self, address: object) -> bool:
         # Never raises: anything but one valid address is not admitted.
         if type(address) is str:
-            return self._lookup_text(address)
+            # _lookup_text, inlined: this is the per-request path.
+            verdict = self._recent.get(address)
+            if verdict is None:
+                verdict = self.index.contains_text(address) is True
+                if len(self._recent) >= _RECENT_CLIENTS:
+                    self._recent.clear()
+                self._recent[address] = verdict
+            return verdict
         parsed = parse_client_address(address)
         return parsed is not None and self.index.contains(*parsed)
 

@@ -11,7 +11,6 @@ the path, or the endpoints closest to it.  It is pure: no I/O, no clock.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from policy._api_base import ApiBase
 from policy._decision import Decision
 from policy._paths import PathError, canonical_path
 from policy._policy import AccessPolicy
-from policy._policyfile import load_policy, locate_items
+from policy._policyfile import load_policy, locate_items, read_document
 
 __all__ = ["EndpointRef", "EntryRef", "Explanation", "explain", "explain_file"]
 
@@ -292,9 +291,9 @@ def explain_file(
         PolicyFileError: The file cannot be read or does not load.
     """
     policy = load_policy(policy_path)
-    text = Path(policy_path).read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    document = tomllib.loads(text)
+    document, lines = read_document(
+        Path(policy_path).read_bytes(), source=str(policy_path)
+    )
     maps: dict[str, LineMap | None] = {}
     for key in ("ip_allowlist", "endpoints"):
         value = document.get(key)

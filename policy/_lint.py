@@ -33,7 +33,6 @@ catalogue).  Findings come sorted by line, column and code.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeGuard
@@ -43,7 +42,12 @@ from policy._errors import Diagnostic, PolicyError
 from policy._lint_allowlist import lint_allowlist_items
 from policy._lint_findings import Findings, check_options, ordered, text_items
 from policy._lint_scope import CatalogueChoice, lint_scope_items
-from policy._policyfile import MAX_POLICY_BYTES, loads_policy, locate_items
+from policy._policyfile import (
+    MAX_POLICY_BYTES,
+    loads_policy,
+    locate_items,
+    read_document,
+)
 
 __all__ = [
     "Catalogue",
@@ -170,10 +174,9 @@ def lint_policy(
     except PolicyError as error:
         found += error.diagnostics
     try:
-        document = tomllib.loads(text.removeprefix("\ufeff"))
-    except tomllib.TOMLDecodeError:
+        document, lines = read_document(text, source=source)
+    except PolicyError:
         return ordered(found)
-    lines = text.removeprefix("\ufeff").splitlines()
     findings = Findings(source, dict(enumerate(lines, start=1)))
 
     allowlist = document.get("ip_allowlist")

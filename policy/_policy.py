@@ -14,10 +14,10 @@ from typing import Final, Literal, TypeVar
 
 from policy._address import format_address, parse_client_address
 from policy._allowlist import IPAllowlist
+from policy._api_base import ApiBase
 from policy._decision import Decision, Reason
 from policy._errors import PolicyTypeError, echo
 from policy._paths import PathError, canonical_path
-from policy._api_base import ApiBase
 from policy._scope import Scope
 
 __all__ = ["AccessPolicy"]
@@ -44,7 +44,7 @@ _RECENT: Final = 4096
 
 # What the allowlist says of one client: the address as judged, and the
 # entry that admits it (None: no allowlist) or False (no entry admits it).
-_Client = tuple[str, str | None | Literal[False]]
+_Client = tuple[str, str | Literal[False] | None]
 # Where one raw path leads: the canonical path, the endpoint allowing it
 # (None: out of scope), and the sentence saying which endpoint covers it or
 # why none does.
@@ -108,6 +108,9 @@ class AccessPolicy:
         self._base = ApiBase(bases) if bases else None
         self.api_base: tuple[str, ...] = () if self._base is None else self._base.bases
         self._matcher = scope.matcher(case_sensitive=self.case_sensitive)
+
+    _clients: dict[str, _Client]
+    _routes: dict[str, _Route]
 
     def __setattr__(self, name: str, value: object) -> None:
         # The tables of recent clients and paths hold verdicts of the
@@ -215,7 +218,7 @@ class AccessPolicy:
         return path, endpoint, covers
 
     def _judge(
-        self, ip: str, ip_rule: str | None | Literal[False], route: _Route, method: str
+        self, ip: str, ip_rule: str | Literal[False] | None, route: _Route, method: str
     ) -> Decision:
         """Apply the allowlist, then the API base and the scope."""
         path, endpoint, detail = route

@@ -34,7 +34,13 @@ from policy._errors import Diagnostic, PolicyError, PolicyFileError, echo
 from policy._policy import AccessPolicy
 from policy._scope import Scope
 
-__all__ = ["MAX_POLICY_BYTES", "load_policy", "loads_policy", "locate_items"]
+__all__ = [
+    "MAX_POLICY_BYTES",
+    "load_policy",
+    "loads_policy",
+    "locate_items",
+    "read_document",
+]
 
 _T = TypeVar("_T")
 
@@ -81,15 +87,7 @@ def load_policy(path: str | Path) -> AccessPolicy:
             f"cannot read {source}: {error.strerror or error}",
             "unreadable",
         ) from None
-    if len(data) > MAX_POLICY_BYTES:
-        raise _file_error(
-            source,
-            1,
-            1,
-            "",
-            f"policy file is larger than {MAX_POLICY_BYTES} bytes",
-            "too-large",
-        )
+    # One byte past the limit is enough for read_document to refuse it.
     return loads_policy(data, source=source)
 
 
@@ -99,16 +97,47 @@ def loads_policy(data: str | bytes, *, source: str = "<policy>") -> AccessPolicy
     Raises:
         PolicyFileError: as :func:`load_policy`.
     """
+    document, lines = read_document(data, source=source)
+    return _build(document, lines, source)
+
+
+def read_document(
+    data: str | bytes, *, source: str = "<policy>"
+) -> tuple[dict[str, Any], list[str]]:
+    """Decode and parse a policy file's TOML, without validating its keys.
+
+    Returns:
+        The TOML document and the text's lines, for locating keys.
+
+    Raises:
+        PolicyFileError: the text is too large, not UTF-8 or not TOML.
+    """
+    if len(data) > MAX_POLICY_BYTES:
+        raise _file_error(
+            source,
+            1,
+            1,
+            "",
+            f"policy file must be at most {MAX_POLICY_BYTES} bytes, got more",
+            "too-large",
+        )
     text = _decode(data, source)
+    lines = text.splitlines()
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line, column = _toml_position(str(error), text.splitlines())
+        line, column = _toml_position(str(error), lines)
         message = _TOML_POSITION.sub("", str(error)).strip()
         raise _file_error(
             source, line, column, "", f"not valid TOML: {message}", "toml-syntax"
         ) from None
-    return _build(document, text.splitlines(), source)
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively; a file nested
+        # thousands deep is no policy, and must not escape as a crash.
+        raise _file_error(
+            source, 1, 1, "", "not valid TOML: nested too deeply", "toml-syntax"
+        ) from None
+    return document, lines
 
 
 def _decode(data: str | bytes, source: str) -> str:
@@ -154,7 +183,7 @@ def _build(document: dict[str, Any], lines: Sequence[str], source: str) -> Acces
                 1,
                 "",
                 "the key 'scope' is required "
-                f"(one of all, custom, 1-touch-recovery, hyperscale, "
+                "(one of all, custom, 1-touch-recovery, hyperscale, "
                 "microsoft-scim)",
                 "missing-scope",
                 lines,

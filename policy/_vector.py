@@ -76,8 +76,7 @@ def _as_v4(np: Any, values: Any) -> Any:
         )
     if array.size and (array.min() < 0 or array.max() > 0xFFFF_FFFF):
         raise PolicyTypeError(
-            "IPv4 values must be 0 to 4294967295, "
-            f"got {array.min()} to {array.max()}"
+            f"IPv4 values must be 0 to 4294967295, got {array.min()} to {array.max()}"
         )
     return array.astype(np.uint32)
 
@@ -96,12 +95,12 @@ def _as_v6(np: Any, values: Any) -> Any:
 def _tables(np: Any, index: IntervalIndex, version: Version) -> dict[str, Any]:
     """The index's arrays for one family, built once and kept on the index."""
     key = f"numpy{version}"
-    found: dict[str, Any] | None = index.vectors.get(key)
-    if found is not None:
-        return found
+    cached = index.vectors.get(key)
+    if isinstance(cached, dict):
+        return cached
     ranges = index.ranges(version)
     if version == 4:
-        found = {
+        found: dict[str, Any] = {
             "starts": np.array([first for first, _ in ranges], dtype=np.uint32),
             "ends": np.array([last for _, last in ranges], dtype=np.uint32),
             "table": np.frombuffer(index.first_level(4), dtype=np.uint8),

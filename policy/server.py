@@ -36,7 +36,9 @@ unjudgeable requests with 403 there instead.
 
 Two paths are the service's own: ``GET /healthz`` and ``POST
 /V4/AccessToken/Renew``, the renewal endpoint of Commvault's REST API, with
-the body ``{"accessToken": ..., "refreshToken": ...}``.
+the body ``{"accessToken": ..., "refreshToken": ...}``.  A renewal is refused
+(403 ``ip_not_allowed``) unless the token's allowlist admits the client
+address, read as for a check.
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ ENVOY_PREFIX: Final = "/ext_authz"
 # A renewal body holds two tokens of under 70 characters each.
 _MAX_RENEW_BODY: Final = 16 * 1024
 
+_UNKNOWN_CLIENT: Final = Decision(
+    allowed=False,
+    reason=Reason.BAD_IP,
+    detail="the client address of the renewal cannot be told",
+)
+
 _URI_HEADERS: Final = ("x-original-uri", "x-forwarded-uri")
 _METHOD_HEADERS: Final = ("x-original-method", "x-forwarded-method")
 
@@ -86,8 +94,14 @@ _METHOD_HEADERS: Final = ("x-original-method", "x-forwarded-method")
 class Renewer(Protocol):
     """Renews a pair: :class:`~policy.tokens.TokenService` fits."""
 
-    def renew(self, *, access_token: str, refresh_token: str) -> IssuedToken:
-        """Return the next pair, or raise RenewalDenied."""
+    def renew(
+        self, *, access_token: str, refresh_token: str, ip: object | None = None
+    ) -> IssuedToken:
+        """Return the next pair, or raise RenewalDenied.
+
+        ``ip`` is the client's address; a renewal from an address the
+        token's allowlist does not admit must be refused.
+        """
         ...
 
 
@@ -162,7 +176,7 @@ class ForwardAuthApp:
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             await _send_json(send, 200, {"status": "ok"})
         elif path == RENEW_PATH and method == "POST":
-            await self._renew(receive, send)
+            await self._renew(scope, receive, send)
         else:
             await self._check(scope, send)
 
@@ -210,17 +224,27 @@ class ForwardAuthApp:
         headers = [*answer.headers, *extra]
         await _send(send, status, headers, answer.body)
 
-    async def _renew(self, receive: Receive, send: Send) -> None:
+    async def _renew(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive, _MAX_RENEW_BODY)
         pair = _renewal_pair(body)
         if pair is None:
             await _send_json(send, 400, {"reason": "bad_request"})
             return
+        # The token's allowlist judges the renewing client, whose address is
+        # read as for a check; one that cannot be told is refused.
+        ip = self.trusted_proxies.client_address(_peer(scope), asgi_headers(scope))
+        if ip is None:
+            answer = denial(_UNKNOWN_CLIENT)
+            await _send(send, answer.status, list(answer.headers), answer.body)
+            return
         try:
             # Renewal writes, and may wait for another writer's lock:
             # off the event loop, so checks go on meanwhile.
             issued = await asyncio.to_thread(
-                self.service.renew, access_token=pair[0], refresh_token=pair[1]
+                self.service.renew,
+                access_token=pair[0],
+                refresh_token=pair[1],
+                ip=ip,
             )
         except RenewalDenied as refused:
             answer = denial(refused.decision)

@@ -219,7 +219,9 @@ def test_attribution_agrees_with_first_covering_entry(
 
 
 def address_text(version: int, value: int) -> str:
-    return str(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
+    return str(
+        ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value)
+    )
 
 
 def block_edges(found: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
@@ -230,8 +232,13 @@ def block_edges(found: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
         top = V4_MAX if version == 4 else V6_MAX
         for bound in (lo, hi):
             block = bound >> shift
-            for value in (bound - 1, bound, bound + 1, block << shift,
-                          ((block + 1) << shift) - 1):
+            for value in (
+                bound - 1,
+                bound,
+                bound + 1,
+                block << shift,
+                ((block + 1) << shift) - 1,
+            ):
                 if 0 <= value <= top:
                     points.append((version, value))
     return points
@@ -239,8 +246,12 @@ def block_edges(found: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
 
 aligned = st.integers(0, 2**16 - 1).map(lambda block: block << 16)
 v4_blocky = st.tuples(
-    st.one_of(aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)),
-    st.one_of(aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)),
+    st.one_of(
+        aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)
+    ),
+    st.one_of(
+        aligned, aligned.map(lambda v: v - 1 if v else 0), st.integers(0, V4_MAX)
+    ),
 ).map(lambda pair: (4, min(pair), max(pair)))
 
 

@@ -56,12 +56,10 @@ v6_values = st.one_of(
 @settings(max_examples=200)
 @given(st.lists(v6_values, max_size=50))
 def test_v6_agrees_with_contains_including_mapped_rows(values: list[int]) -> None:
-    values += near_bounds(6) + [0xFFFF_C633_6405, 0xFFFF_C633_6505]
+    values += [*near_bounds(6), 0xFFFF_C633_6405, 0xFFFF_C633_6505]
     array = np.array([halves(v) for v in values], dtype=np.uint64).reshape(-1, 2)
     found = ALLOWLIST.contains_array(array, version=6)
-    expected = [
-        ALLOWLIST.contains(ipaddress.IPv6Address(v)) for v in values
-    ]
+    expected = [ALLOWLIST.contains(ipaddress.IPv6Address(v)) for v in values]
     assert found.tolist() == expected
 
 
@@ -75,7 +73,10 @@ def test_same_high_half_after_an_interval_start_is_decided_exactly() -> None:
 
 
 def test_plain_integers_are_converted_and_checked() -> None:
-    assert ALLOWLIST.contains_array([0x0A000001, 1], version=4).tolist() == [True, False]
+    assert ALLOWLIST.contains_array([0x0A000001, 1], version=4).tolist() == [
+        True,
+        False,
+    ]
     assert ALLOWLIST.contains_array(np.array([], dtype=np.int64), version=4).size == 0
     with pytest.raises(PolicyTypeError, match="must be 0 to 4294967295, got -1 to 5"):
         ALLOWLIST.contains_array([-1, 5], version=4)

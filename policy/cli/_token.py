@@ -88,6 +88,11 @@ def _register_renew(actions: Subparsers) -> None:
     _db_option(parser)
     parser.add_argument("--access-token", metavar="TOKEN|-", help=f"or ${TOKEN_ENV}")
     parser.add_argument("--refresh-token", metavar="TOKEN|-", help=f"or ${REFRESH_ENV}")
+    parser.add_argument(
+        "--ip",
+        help="the address of the client asking to renew; the token's allowlist "
+        "must admit it (default: not checked)",
+    )
     parser.set_defaults(run=_renew)
 
 
@@ -205,7 +210,9 @@ def _renew(args: argparse.Namespace) -> int:
     access = _secret(args.access_token, TOKEN_ENV)
     refresh = _secret(args.refresh_token, REFRESH_ENV)
     try:
-        issued = _service(args).renew(access_token=access, refresh_token=refresh)
+        issued = _service(args).renew(
+            access_token=access, refresh_token=refresh, ip=args.ip
+        )
     except RenewalDenied as denied:
         _emit(denied.decision.to_dict())
         return EXIT_NO

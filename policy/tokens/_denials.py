@@ -1,9 +1,12 @@
-"""Records the service builds: lifecycle denials, not-found errors, first pairs."""
+"""Records the service builds: denials, not-found errors, first pairs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+from policy._address import format_address, parse_client_address
+from policy._allowlist import IPAllowlist
 from policy._decision import Decision, Reason
 from policy._errors import echo
 from policy.tokens._errors import TokenNotFoundError, token_error
@@ -11,6 +14,7 @@ from policy.tokens._model import PairRecord, TokenRecord
 from policy.tokens._secrets import digest
 
 __all__ = [
+    "address_refused",
     "deny",
     "first_pair",
     "iso",
@@ -18,6 +22,7 @@ __all__ = [
     "not_yet_valid",
     "renewal_closed",
     "revoked_decision",
+    "unloadable",
 ]
 
 
@@ -84,6 +89,46 @@ def renewal_closed(token: TokenRecord, deadline: datetime) -> Decision:
         Reason.EXPIRED,
         f"the token could be renewed only until {deadline.isoformat()} ({why}); "
         "create a new token",
+        token=token,
+    )
+
+
+def address_refused(
+    token: TokenRecord, ip: object, *, allowlist: IPAllowlist | None
+) -> Decision | None:
+    """The denial of a renewal from ``ip``, or None when it may renew.
+
+    Args:
+        token: The token being renewed.
+        ip: The client address, as :meth:`AccessPolicy.check` takes it.
+        allowlist: The token's parsed allowlist; None when it has none.
+    """
+    address = parse_client_address(ip)
+    if address is None:
+        return deny(
+            Reason.BAD_IP,
+            f"client address {echo(repr(ip))} is not exactly one IP address",
+            token=token,
+        )
+    if token.allowlist is None:
+        return None
+    shown = format_address(*address)
+    # A token that has an allowlist and none parsed admits nobody.
+    if allowlist is None or allowlist.match_value(*address) is None:
+        refused = deny(
+            Reason.IP_NOT_ALLOWED,
+            f"client address {shown} matches no entry of the token's allowlist, "
+            "so it may not renew the token",
+            token=token,
+        )
+        return replace(refused, ip=shown)
+    return None
+
+
+def unloadable(token: TokenRecord) -> Decision:
+    return deny(
+        Reason.UNAVAILABLE,
+        "the token's stored scope or allowlist no longer loads",
         token=token,
     )
 

@@ -23,6 +23,7 @@ from policy._policy import AccessPolicy
 from policy._scope import Scope
 from policy.tokens._clock import Clock, SystemClock, as_utc
 from policy.tokens._denials import (
+    address_refused,
     deny,
     first_pair,
     iso,
@@ -30,6 +31,7 @@ from policy.tokens._denials import (
     not_yet_valid,
     renewal_closed,
     revoked_decision,
+    unloadable,
 )
 from policy.tokens._errors import (
     RenewalDenied,
@@ -288,7 +290,9 @@ class TokenService:
 
     # -- renewal ---------------------------------------------------------------
 
-    def renew(self, *, access_token: str, refresh_token: str) -> IssuedToken:
+    def renew(
+        self, *, access_token: str, refresh_token: str, ip: object | None = None
+    ) -> IssuedToken:
         """Renew a pair: return a new pair; the presented one stops working.
 
         Presenting a pair that was already renewed is treated as theft: the
@@ -297,15 +301,30 @@ class TokenService:
         is on and the renewal happened within it, in which case the same
         successor is returned again.
 
+        The client address is judged first, as soon as the pair is known: a
+        renewal from an address the token's allowlist does not admit changes
+        nothing -- no new pair, and no revocation even for a superseded
+        pair, so a client outside the allowlist cannot revoke a chain.
+
+        Args:
+            access_token: The access token of the pair.
+            refresh_token: The refresh token of the pair.
+            ip: The address of the client asking, as for :meth:`authorize`.
+                Callers that expose renewal to a network must pass it (the
+                forward-auth server does): None skips the allowlist and is
+                only for callers on the token owner's side, such as a local
+                command line.
+
         Raises:
             RenewalDenied: The renewal is refused; ``error.decision.reason``
-                says why (``missing_token``, ``unknown_token``,
-                ``not_yet_valid``, ``expired``, ``revoked``,
-                ``refresh_reused_chain_revoked``).
+                says why (``missing_token``, ``unknown_token``, ``bad_ip``,
+                ``ip_not_allowed``, ``not_yet_valid``, ``expired``,
+                ``revoked``, ``refresh_reused_chain_revoked``,
+                ``unavailable``).
             TokenStoreError: The store cannot be read or written.
         """
         for _ in range(_RENEW_ATTEMPTS):
-            issued = self._try_renew(access_token, refresh_token, self.now())
+            issued = self._try_renew(access_token, refresh_token, ip, self.now())
             if issued is not None:
                 return issued
         # Only reachable if the store keeps refusing the swap of a pair it
@@ -313,10 +332,12 @@ class TokenService:
         raise RenewalDenied(deny(Reason.UNAVAILABLE, "the store refused renewal"))
 
     def _try_renew(
-        self, access: str, refresh: str, now: datetime
+        self, access: str, refresh: str, ip: object | None, now: datetime
     ) -> IssuedToken | None:
         """One renewal attempt; None when a concurrent renewal won the swap."""
         token, pair = self._find_renewable(access, refresh)
+        if ip is not None:
+            self._check_renewal_address(token, ip)
         if token.revoked:
             raise RenewalDenied(revoked_decision(token))
         if pair.generation != token.generation:
@@ -387,6 +408,18 @@ class TokenService:
                 )
             )
         return token, pair
+
+    def _check_renewal_address(self, token: TokenRecord, ip: object) -> None:
+        """Refuse a renewal from an address the token's allowlist refuses."""
+        try:
+            policy = None if token.allowlist is None else self._policy(token)
+        except PolicyError:
+            raise RenewalDenied(unloadable(token)) from None
+        refused = address_refused(
+            token, ip, allowlist=None if policy is None else policy.allowlist
+        )
+        if refused is not None:
+            raise RenewalDenied(refused)
 
     def _successor(
         self,
@@ -498,11 +531,7 @@ class TokenService:
         try:
             policy = self._policy(token)
         except PolicyError:
-            return deny(
-                Reason.UNAVAILABLE,
-                "the token's stored scope or allowlist no longer loads",
-                token=token,
-            )
+            return unloadable(token)
         decision = policy.check(ip=ip, path=path, method=method)
         return replace(decision, token_id=token.token_id, token_name=token.name)
 

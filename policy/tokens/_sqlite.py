@@ -19,15 +19,16 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
-from policy._errors import echo
+from policy._errors import PolicyTypeError, echo
 from policy.tokens._errors import TokenStoreError
 from policy.tokens._lifetimes import ScopeId
 from policy.tokens._model import PairRecord, RevokeCause, TokenRecord
+from policy.tokens._sqlite_pool import ConnectionPool
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore"]
 
@@ -70,6 +71,10 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, ("CREATE INDEX tokens_by_user ON tokens (user, created_at)",)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+R = TypeVar("R")
+# Decoded rows remembered per store and table: a few hundred kilobytes.
+_DECODED_ROWS = 4096
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Full statements as literals: nothing user-supplied is ever formatted in.
@@ -114,27 +119,60 @@ def _required_instant(value: int) -> datetime:
 class SQLiteStore:
     """Tokens in one SQLite file; safe across threads and processes.
 
-    Each call opens its own connection, so one store object may be shared by
-    threads, and separate processes may open the same file.
+    Connections are kept open and reused (see :mod:`._sqlite_pool`), each by
+    one thread at a time, so one store object may be shared by threads;
+    separate processes, and forked children, may open the same file.  Every
+    read is one statement, which SQLite runs as its own read transaction: it
+    sees every change committed before it began, by any process, so a
+    revocation elsewhere is seen by the very next lookup.  Nothing read is
+    kept between calls but decoded rows, looked up by their exact values, so
+    nothing can go stale.
+
+    Use it as a context manager, or call :meth:`close`, to close the
+    connections.
 
     Args:
         path: The database file; created (mode 0600, parents 0700) if absent.
         timeout_seconds: How long a call waits for another writer's lock
             before failing with ``TokenStoreError``.
+        max_idle_connections: How many unused connections to keep open for
+            the next calls; more threads than this still work, opening and
+            closing their extra connections.
 
     Raises:
         TokenStoreError: The file cannot be opened or migrated, or its schema
             is newer than this library knows.
+        PolicyTypeError: ``max_idle_connections`` is not an int of 0 or more.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout_seconds: float = 10.0):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout_seconds: float = 10.0,
+        max_idle_connections: int = 8,
+    ) -> None:
+        if type(max_idle_connections) is not int or max_idle_connections < 0:
+            raise PolicyTypeError(
+                "max_idle_connections must be an int of 0 or more, "
+                f"got {max_idle_connections!r}"
+            )
         self._path = Path(path)
         self._timeout = timeout_seconds
+        self._pool = ConnectionPool(self._connect, max_idle=max_idle_connections)
+        self._token_from = _Decoded(_token_from, size=_DECODED_ROWS)
+        self._pair_from = _Decoded(_pair_from, size=_DECODED_ROWS)
         self._prepare_file()
         self._migrate()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self._path)!r})"
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def path(self) -> Path:
@@ -143,8 +181,7 @@ class SQLiteStore:
 
     def schema_version(self) -> int:
         """Return the schema version recorded in the file."""
-        with self._read() as conn:
-            row = conn.execute("SELECT version FROM schema_version").fetchone()
+        row = self._row("SELECT version FROM schema_version", ())
         return int(row[0])
 
     # -- connection handling -------------------------------------------------
@@ -161,49 +198,56 @@ class SQLiteStore:
             ) from None
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        # check_same_thread=False: the pool lends each connection to one
+        # thread at a time, and it may be a different thread each time.
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; rolled back on any error, then re-raised."""
         try:
-            conn = self._connect()
+            with self._pool.connection() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
         except sqlite3.Error as error:
             raise self._store_error(error) from None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise self._store_error(error) from None
-        finally:
-            conn.close()
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot, always rolled back."""
+    def _rows(self, statement: str, parameters: tuple[Any, ...]) -> list[Any]:
+        """Run one read statement; SQLite makes it its own read transaction."""
         try:
-            conn = self._connect()
+            with self._pool.connection() as conn:
+                cursor = conn.execute(statement, parameters)
+                try:
+                    return cursor.fetchall()
+                finally:
+                    # Ends the read transaction at once, so the connection
+                    # goes back to the pool holding no snapshot.
+                    cursor.close()
         except sqlite3.Error as error:
             raise self._store_error(error) from None
-        try:
-            conn.execute("BEGIN DEFERRED")
-            try:
-                yield conn
-            finally:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error as error:
-            raise self._store_error(error) from None
-        finally:
-            conn.close()
+
+    def _row(self, statement: str, parameters: tuple[Any, ...]) -> Any:
+        """The first row of one read statement, or None."""
+        rows = self._rows(statement, parameters)
+        return rows[0] if rows else None
 
     def _store_error(self, error: sqlite3.Error) -> TokenStoreError:
         # SQLite messages name tables and constraints, never row values, so
@@ -250,29 +294,21 @@ class SQLiteStore:
 
     def get(self, token_id: str) -> TokenRecord | None:
         """Return the token with ``token_id``, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                _SELECT_TOKENS + "WHERE token_id = ?", (token_id,)
-            ).fetchone()
-        return None if row is None else _token_from(row)
+        row = self._row(_SELECT_TOKENS + "WHERE token_id = ?", (token_id,))
+        return None if row is None else self._token_from(row)
 
     def pair_by_access(self, access_digest: str) -> PairRecord | None:
         """Return the pair whose access digest is ``access_digest``, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                _SELECT_PAIRS + "WHERE access_digest = ?",
-                (access_digest,),
-            ).fetchone()
-        return None if row is None else _pair_from(row)
+        row = self._row(_SELECT_PAIRS + "WHERE access_digest = ?", (access_digest,))
+        return None if row is None else self._pair_from(row)
 
     def pair(self, token_id: str, generation: int) -> PairRecord | None:
         """Return pair ``generation`` of token ``token_id``, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                _SELECT_PAIRS + "WHERE token_id = ? AND generation = ?",
-                (token_id, generation),
-            ).fetchone()
-        return None if row is None else _pair_from(row)
+        row = self._row(
+            _SELECT_PAIRS + "WHERE token_id = ? AND generation = ?",
+            (token_id, generation),
+        )
+        return None if row is None else self._pair_from(row)
 
     def rotate(
         self,
@@ -339,15 +375,44 @@ class SQLiteStore:
 
     def tokens_of(self, user: str) -> list[TokenRecord]:
         """Return every token of ``user``, revoked ones too, oldest first."""
-        with self._read() as conn:
-            rows = conn.execute(
-                _SELECT_TOKENS + "WHERE user = ? ORDER BY created_at, token_id",
-                (user,),
-            ).fetchall()
-        return [_token_from(row) for row in rows]
+        rows = self._rows(
+            _SELECT_TOKENS + "WHERE user = ? ORDER BY created_at, token_id", (user,)
+        )
+        return [self._token_from(row) for row in rows]
 
     def close(self) -> None:
-        """Nothing to release: every call opens and closes its connection."""
+        """Close the connections; the store is unusable afterwards.
+
+        A call made after this fails with ``TokenStoreError``; one in flight
+        in another thread finishes, and its connection is closed then.
+        """
+        self._pool.close()
+
+
+class _Decoded(Generic[R]):
+    """Records decoded from rows, remembered by the row's exact values.
+
+    Decoding a row (JSON, five instants) costs more than reading it.  A row
+    read again with the same values decodes to an equal frozen record, so the
+    one decoded before is returned; a row whose values changed (a renewal, a
+    revocation) is a different key and is decoded afresh.  Nothing here can
+    go stale: every lookup still reads the row from the file.  At ``size``
+    rows the memory is emptied and starts again.
+    """
+
+    def __init__(self, decode: Callable[[tuple[Any, ...]], R], *, size: int) -> None:
+        self._decode = decode
+        self._size = size
+        self._records: dict[tuple[Any, ...], R] = {}
+
+    def __call__(self, row: tuple[Any, ...]) -> R:
+        record = self._records.get(row)
+        if record is None:
+            record = self._decode(row)
+            if len(self._records) >= self._size:
+                self._records.clear()
+            self._records[row] = record
+        return record
 
 
 def _insert_pair(conn: sqlite3.Connection, pair: PairRecord) -> None:

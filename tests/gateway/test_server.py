@@ -201,9 +201,18 @@ def test_bad_request_status_for_nginx(
     assert response.json() == {"reason": "bad_path"}
 
 
+def post_renewal(
+    client: TestClient, issued: IssuedToken, *, ip: str | None = "203.0.113.9"
+) -> Any:
+    """Renew ``issued`` as a client at ``ip`` behind the trusted gateway."""
+    body = {"accessToken": issued.access_token, "refreshToken": issued.refresh_token}
+    headers = {} if ip is None else {"X-Forwarded-For": ip}
+    return client.post("/V4/AccessToken/Renew", json=body, headers=headers)
+
+
 def test_renewal_rotates_the_pair(client: TestClient, issued: IssuedToken) -> None:
     body = {"accessToken": issued.access_token, "refreshToken": issued.refresh_token}
-    response = client.post("/V4/AccessToken/Renew", json=body)
+    response = post_renewal(client, issued)
     assert response.status_code == 200
     renewed = response.json()
     assert renewed["tokenId"] == issued.token_id
@@ -215,10 +224,58 @@ def test_renewal_rotates_the_pair(client: TestClient, issued: IssuedToken) -> No
     old = ask(client, issued.access_token, "/Client")
     assert (old.status_code, old.json()) == (401, {"reason": "revoked"})
 
-    reused = client.post("/V4/AccessToken/Renew", json=body)
+    reused = client.post(
+        "/V4/AccessToken/Renew", json=body, headers={"X-Forwarded-For": "203.0.113.9"}
+    )
     assert reused.status_code == 401
     assert reused.json() == {"reason": "refresh_reused_chain_revoked"}
     assert ask(client, renewed["accessToken"], "/Client").status_code == 401
+
+
+@pytest.mark.parametrize("ip", ["198.51.100.7", None])
+def test_renewal_from_outside_the_allowlist_is_refused_and_changes_nothing(
+    client: TestClient, service: TokenService, issued: IssuedToken, ip: str | None
+) -> None:
+    # None: no forwarding header, so the client is the gateway, 127.0.0.1,
+    # which the token's allowlist does not admit either.
+    refused = post_renewal(client, issued, ip=ip)
+    assert (refused.status_code, refused.json()) == (403, {"reason": "ip_not_allowed"})
+    assert refused.headers["cache-control"] == "no-store"
+    token = service.show(issued.token_id)
+    assert (token.generation, token.revoked) == (1, False)
+    assert ask(client, issued.access_token, "/Client").status_code == 200
+
+    # Nothing was revoked: the same pair still renews from inside.
+    assert post_renewal(client, issued).status_code == 200
+
+
+def test_renewal_of_a_superseded_pair_from_outside_revokes_nothing(
+    client: TestClient, issued: IssuedToken
+) -> None:
+    renewed = post_renewal(client, issued).json()
+    refused = post_renewal(client, issued, ip="198.51.100.7")
+    assert (refused.status_code, refused.json()) == (403, {"reason": "ip_not_allowed"})
+    assert ask(client, renewed["accessToken"], "/Client").status_code == 200
+
+
+def test_renewal_judges_the_socket_peer_without_trusted_proxies(
+    service: TokenService, issued: IssuedToken
+) -> None:
+    app = ForwardAuthApp(service)
+    outside = client_for(app, peer=("198.51.100.7", 5))
+    # A forwarding header from an untrusted peer is ignored.
+    refused = post_renewal(outside, issued, ip="203.0.113.9")
+    assert (refused.status_code, refused.json()) == (403, {"reason": "ip_not_allowed"})
+    inside = client_for(app, peer=("203.0.113.50", 5))
+    assert post_renewal(inside, issued, ip=None).status_code == 200
+
+
+def test_renewal_from_a_client_that_cannot_be_told_is_bad_ip(
+    client: TestClient, service: TokenService, issued: IssuedToken
+) -> None:
+    refused = post_renewal(client, issued, ip="not-an-address")
+    assert (refused.status_code, refused.json()) == (400, {"reason": "bad_ip"})
+    assert service.show(issued.token_id).generation == 1
 
 
 @pytest.mark.parametrize(

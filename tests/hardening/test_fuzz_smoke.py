@@ -137,7 +137,9 @@ def test_check_harness_reports_an_exception(monkeypatch: pytest.MonkeyPatch) -> 
 def test_replay_command_runs_the_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     files = [str(path) for path in seeds("path")]
     assert run.main(["path", "--replay", *files]) == 0
-    assert f"path: {len(files)} of {len(files)} inputs passed" in capsys.readouterr().out
+    assert (
+        f"path: {len(files)} of {len(files)} inputs passed" in capsys.readouterr().out
+    )
 
 
 def test_replay_command_counts_failures(
@@ -185,3 +187,13 @@ def test_fuzzer_runs_briefly_without_a_crash(target: str, tmp_path: Path) -> Non
     assert completed.returncode == 0, output[-4000:]
     assert "Done " in output
     assert not list((tmp_path / "artifacts").glob("crash-*"))
+
+
+@pytest.mark.parametrize("opening", ["[", "{b="])
+def test_deeply_nested_policy_file_is_a_policy_error(opening: str) -> None:
+    # tomllib recurses once per nesting level; past the interpreter's limit
+    # it raises RecursionError, which must surface as a PolicyFileError.
+    closing = "]" if opening == "[" else "}"
+    text = "a = " + opening * 5000 + closing * 5000
+    with pytest.raises(harnesses.PolicyError):
+        harnesses.loads_policy(text)

@@ -31,7 +31,7 @@ from policy._forwarded import DEFAULT_MAX_HEADER_BYTES, TrustedProxies
 from policy._http import read_token
 from policy._paths import DEFAULT_MAX_PATH_LENGTH
 
-# --- allowlist: line length --------------------------------------------------
+# --- allowlist: line length
 
 
 def test_allowlist_line_limit_default() -> None:
@@ -64,7 +64,7 @@ def test_allowlist_line_limit_is_checked_before_parsing() -> None:
     assert len(str(refused.value)) < 400
 
 
-# --- allowlist: entries per list ----------------------------------------------
+# --- allowlist: entries per list
 
 
 def test_allowlist_entry_limit() -> None:
@@ -107,7 +107,7 @@ def test_allowlist_limit_options_are_checked(option: str, value: object) -> None
         IPAllowlist.parse("192.0.2.1", **{option: value})  # type: ignore[arg-type]
 
 
-# --- path length ---------------------------------------------------------------
+# --- path length
 
 
 def test_path_limit_default() -> None:
@@ -163,7 +163,7 @@ def test_method_length_is_limited() -> None:
     assert decision.detail == f"method '{'M' * 33}' is not a token"
 
 
-# --- forwarding header size --------------------------------------------------------
+# --- forwarding header size
 
 
 def test_forwarding_header_limit() -> None:
@@ -211,7 +211,7 @@ def test_credential_header_is_read_only_to_its_limit() -> None:
     assert len(read.token) == 4096 + 1 - len("Bearer ")
 
 
-# --- access log line length ---------------------------------------------------------
+# --- access log line length
 
 
 def test_access_log_line_limit() -> None:
@@ -225,7 +225,7 @@ def test_access_log_line_limit() -> None:
     ]
 
 
-# --- policy file size ------------------------------------------------------------
+# --- policy file size
 
 
 def test_policy_file_size_limit(

@@ -123,6 +123,30 @@ def test_create_authorize_renew_revoke(
     assert out(capsys) == [{"revoked": []}]
 
 
+def test_renew_with_ip_is_judged_by_the_allowlist(
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    allow = tmp_path / "allow.txt"
+    allow.write_text("10.0.0.0/8\n", encoding="utf-8")
+    create = ["token", "create", "--user", "ana", "--name", "ci", "--scope", "all"]
+    assert cli([*create, "--allowlist", str(allow)]) == 0
+    (issued,) = out(capsys)
+    monkeypatch.setenv("POLICY_TOKEN", issued["access_token"])
+    monkeypatch.setenv("POLICY_REFRESH_TOKEN", issued["refresh_token"])
+
+    assert cli(["token", "renew", "--ip", "192.0.2.1"]) == 1
+    (refused,) = out(capsys)
+    assert (refused["reason"], refused["ip"]) == ("ip_not_allowed", "192.0.2.1")
+    assert cli(["token", "renew", "--ip", "not an address"]) == 1
+    assert out(capsys)[0]["reason"] == "bad_ip"
+    # Neither refusal rotated or revoked the pair.
+    assert cli(["token", "renew", "--ip", "10.1.2.3"]) == 0
+    assert out(capsys)[0]["generation"] == 2
+
+
 def test_token_from_stdin(
     db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import T0
+from _instants import T0
 
 from policy._decision import Reason
 from policy.tokens import (
@@ -39,11 +39,13 @@ def _service(path: Path, grace: timedelta) -> TokenService:
     )
 
 
-def _renew_once(path: Path, grace: timedelta, pair: IssuedToken) -> str:
+def _renew_once(
+    path: Path, grace: timedelta, pair: IssuedToken, service: TokenService | None = None
+) -> str:
     """Renew and return ``ok:<digest of the new access token>`` or the reason."""
     assert pair.refresh_token is not None
     try:
-        new = _service(path, grace).renew(
+        new = (service or _service(path, grace)).renew(
             access_token=pair.access_token, refresh_token=pair.refresh_token
         )
     except RenewalDenied as denied:
@@ -55,14 +57,18 @@ def _created(path: Path) -> IssuedToken:
     return _service(path, timedelta(0)).create(user="ana", name="race", scope="all")
 
 
-def _race_threads(path: Path, grace: timedelta, pair: IssuedToken) -> list[str]:
+def _race_threads(
+    path: Path, grace: timedelta, pair: IssuedToken, *, shared: bool = False
+) -> list[str]:
     barrier = threading.Barrier(RACERS)
     results: list[str] = []
     lock = threading.Lock()
+    # shared: one store object, its connections lent to each thread in turn.
+    service = _service(path, grace) if shared else None
 
     def racer() -> None:
         barrier.wait(timeout=JOIN_SECONDS)
-        outcome = _renew_once(path, grace, pair)
+        outcome = _renew_once(path, grace, pair, service)
         with lock:
             results.append(outcome)
 
@@ -101,7 +107,15 @@ def _race_processes(path: Path, grace: timedelta, pair: IssuedToken) -> list[str
     return results
 
 
-RACES = {"threads": _race_threads, "processes": _race_processes}
+def _race_shared_threads(path: Path, grace: timedelta, pair: IssuedToken) -> list[str]:
+    return _race_threads(path, grace, pair, shared=True)
+
+
+RACES = {
+    "threads": _race_threads,
+    "shared-store-threads": _race_shared_threads,
+    "processes": _race_processes,
+}
 
 
 @pytest.mark.parametrize("how", sorted(RACES))

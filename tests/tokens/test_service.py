@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0
+from _instants import T0
 
 from policy import AllowlistError, PolicyTypeError, ScopeError
 from policy._decision import Reason

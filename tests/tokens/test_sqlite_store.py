@@ -1,15 +1,26 @@
-"""The SQLite store: contract, schema versions, durability (_sqlite.py)."""
+"""The SQLite store: contract, schema, durability, sharing (_sqlite.py)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 from _contract import StoreContract, make_pair, make_token
+from _instants import T0
 
-from policy.tokens import SCHEMA_VERSION, SQLiteStore, TokenStoreError
+from policy._decision import Reason
+from policy._errors import PolicyTypeError, echo
+from policy.tokens import (
+    SCHEMA_VERSION,
+    FakeClock,
+    SQLiteStore,
+    TokenService,
+    TokenStoreError,
+)
 from policy.tokens._sqlite import MIGRATIONS
 
 
@@ -81,3 +92,124 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(TokenStoreError, match="DatabaseError"):
         SQLiteStore(path)
+
+
+def _service(store: SQLiteStore) -> TokenService:
+    return TokenService(store, clock=FakeClock(T0))
+
+
+def _allowed(service: TokenService, access_token: str) -> Reason:
+    return service.authorize(
+        access_token=access_token, ip="192.0.2.1", path="/Client"
+    ).reason
+
+
+def test_revocation_by_another_store_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    with SQLiteStore(path) as one, SQLiteStore(path) as other:
+        issuer, checker = _service(one), _service(other)
+        issued = issuer.create(user="ana", name="n", scope="all")
+        # Warm the checker: its connection and decoded rows are reused.
+        for _ in range(3):
+            assert _allowed(checker, issued.access_token) is Reason.ALLOWED
+        assert issuer.revoke(issued.token_id)
+        assert _allowed(checker, issued.access_token) is Reason.REVOKED
+
+
+def test_renewal_by_another_store_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    with SQLiteStore(path) as one, SQLiteStore(path) as other:
+        issuer, checker = _service(one), _service(other)
+        issued = issuer.create(user="ana", name="n", scope="all")
+        assert _allowed(checker, issued.access_token) is Reason.ALLOWED
+        assert issued.refresh_token is not None
+        renewed = issuer.renew(
+            access_token=issued.access_token, refresh_token=issued.refresh_token
+        )
+        assert _allowed(checker, issued.access_token) is Reason.REVOKED
+        assert _allowed(checker, renewed.access_token) is Reason.ALLOWED
+
+
+def _revoke_in_child(path: Path, token_id: str) -> None:
+    SQLiteStore(path).revoke(token_id, at=T0, cause="user")
+
+
+def test_revocation_by_another_process_is_seen_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    with SQLiteStore(path) as store:
+        service = _service(store)
+        issued = service.create(user="ana", name="n", scope="all")
+        assert _allowed(service, issued.access_token) is Reason.ALLOWED
+        context = multiprocessing.get_context("spawn")
+        child = context.Process(target=_revoke_in_child, args=(path, issued.token_id))
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert _allowed(service, issued.access_token) is Reason.REVOKED
+
+
+def test_a_forked_child_uses_the_parents_store_object(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "tokens.db") as store:
+        service = _service(store)
+        issued = service.create(user="ana", name="n", scope="all")
+        assert _allowed(service, issued.access_token) is Reason.ALLOWED
+        context = multiprocessing.get_context("fork")
+        child = context.Process(target=service.revoke, args=(issued.token_id,))
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert _allowed(service, issued.access_token) is Reason.REVOKED
+        assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_close_makes_the_store_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    with SQLiteStore(path) as store:
+        store.add(make_token(), make_pair())
+    with pytest.raises(TokenStoreError) as caught:
+        store.get("tok_1")
+    assert str(caught.value) == (
+        f"token store {echo(str(path))} failed: "
+        "ProgrammingError: Cannot operate on a closed database."
+    )
+    with pytest.raises(TokenStoreError, match="closed database"):
+        store.add(make_token("tok_2"), make_pair("tok_2"))
+    store.close()  # twice is harmless
+    assert SQLiteStore(path).get("tok_1") == make_token()
+
+
+def test_one_store_serves_many_threads(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "tokens.db", max_idle_connections=2)
+    service = _service(store)
+    issued = [service.create(user="ana", name=f"n{i}", scope="all") for i in range(4)]
+    seen: list[Reason] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for pair in issued * 10:
+            reason = _allowed(service, pair.access_token)
+            with lock:
+                seen.append(reason)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert seen == [Reason.ALLOWED] * 240
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "8"])
+def test_max_idle_connections_is_checked(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(PolicyTypeError) as caught:
+        SQLiteStore(tmp_path / "tokens.db", max_idle_connections=bad)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"max_idle_connections must be an int of 0 or more, got {bad!r}"
+    )
+
+
+def test_no_idle_connections_still_works(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "tokens.db", max_idle_connections=0)
+    store.add(make_token(), make_pair())
+    assert store.get("tok_1") == make_token()

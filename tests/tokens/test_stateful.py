@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from conftest import T0
+from _instants import T0
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
