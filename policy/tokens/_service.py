@@ -456,6 +456,9 @@ class TokenService:
         self, token: TokenRecord, pair: PairRecord, refresh: str, now: datetime
     ) -> IssuedToken:
         """A superseded pair was presented: grace retry, or theft."""
+        # The pair was read before the token: a renewal in between shows it
+        # still current.  Read it again, after the token, to see its seed.
+        pair = self.store.pair(token.token_id, pair.generation) or pair
         successor = self.store.pair(token.token_id, pair.generation + 1)
         if (
             successor is not None

@@ -21,6 +21,7 @@ from policy.tokens import (
     FakeClock,
     IssuedToken,
     LifetimeRules,
+    MemoryStore,
     RenewalDenied,
     SQLiteStore,
     TokenService,
@@ -148,3 +149,25 @@ def test_grace_gives_every_racer_the_same_successor(how: str, tmp_path: Path) ->
     assert token is not None
     assert token.generation == 2
     assert not token.revoked
+
+
+def test_grace_holds_when_a_renewal_lands_between_the_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The interleaving the racing threads hit now and then, made certain: the
+    # pair is read while still current, the token after another renewal.
+    rules = LifetimeRules(reuse_grace=timedelta(seconds=30))
+    store = MemoryStore()
+    service = TokenService(store, clock=FakeClock(T0), rules=rules)
+    first = service.create(user="ana", name="race", scope="all")
+    assert first.refresh_token is not None
+    stale = store.pair_by_access(digest(first.access_token))
+    second = service.renew(
+        access_token=first.access_token, refresh_token=first.refresh_token
+    )
+    monkeypatch.setattr(store, "pair_by_access", lambda _: stale)
+    again = service.renew(
+        access_token=first.access_token, refresh_token=first.refresh_token
+    )
+    assert again.access_token == second.access_token
+    assert not service.show(first.token_id).revoked
