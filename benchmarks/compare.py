@@ -457,7 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     stem = "compare-quick" if args.quick else "compare"
     (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot(results["synthetic"], RESULTS / f"{stem}-lookup_vs_size.png")
+    plot(
+        results["synthetic"],
+        RESULTS / f"{stem.replace('compare', 'lookup_vs_size')}.png",
+    )
     print(json.dumps({k: v for k, v in results.items() if k != "synthetic"}, indent=1))
     print("\n".join(ratios(results)))
     return 0
