@@ -28,8 +28,11 @@ def test_canonical_path(benchmark: Any) -> None:
     )
 
 
-def test_check(benchmark: Any) -> None:
+@pytest.mark.parametrize("cache_size", [0, 4096])
+def test_check(benchmark: Any, cache_size: int) -> None:
+    # The same request each round: the cached policy answers from its tables.
     policy = load_policy(ROOT / "examples" / "plan-automation.toml")
+    policy = policy.with_cache(cache_size)
     decision = benchmark(
         lambda: policy.check(ip="198.51.100.7", path="/webconsole/api/plan/7")
     )

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+from policy._errors import PolicyTypeError
+
 __all__ = ["MAX_LOG_LINE", "LogRequest", "Malformed", "read_requests"]
 
 # Longer lines are not read as requests: servers cap request lines well
@@ -57,20 +59,44 @@ class Malformed:
     why: str
 
 
-def read_requests(lines: Iterable[str]) -> Iterator[LogRequest | Malformed]:
+def read_requests(
+    lines: Iterable[str], *, max_line_length: int = MAX_LOG_LINE
+) -> Iterator[LogRequest | Malformed]:
     """Yield each non-blank line of a log as a request or as malformed.
 
     Args:
         lines: The log's lines, with or without their line endings.
+        max_line_length: Longer lines (line ending included) are not read,
+            only reported as :class:`Malformed`.
 
-    Yields:
-        A :class:`LogRequest` for each line in a known format, else a
-        :class:`Malformed` naming the 1-based line number and the reason.
+    Returns:
+        An iterator yielding a :class:`LogRequest` for each line in a known
+        format, else a :class:`Malformed` naming the 1-based line number and
+        the reason.
+
+    Raises:
+        PolicyTypeError: ``max_line_length`` is not an int of at least 1
+            (raised at once, before any line is read).
     """
+    if (
+        isinstance(max_line_length, bool)
+        or not isinstance(max_line_length, int)
+        or max_line_length < 1
+    ):
+        raise PolicyTypeError(
+            f"max_line_length must be an int of at least 1, got {max_line_length!r}"
+        )
+    return _read(lines, max_line_length)
+
+
+def _read(
+    lines: Iterable[str], max_line_length: int
+) -> Iterator[LogRequest | Malformed]:
+    """The reading loop of :func:`read_requests`, options already checked."""
     match_clf = _CLF.match
     for number, line in enumerate(lines, start=1):
-        if len(line) > MAX_LOG_LINE:
-            yield Malformed(number, f"line longer than {MAX_LOG_LINE} characters")
+        if len(line) > max_line_length:
+            yield Malformed(number, f"line longer than {max_line_length} characters")
             continue
         found = match_clf(line)
         if found is not None:

@@ -14,6 +14,8 @@ before lookup (see :mod:`policy._address`), so without this the entry
 
 from __future__ import annotations
 
+import socket
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
@@ -35,7 +37,13 @@ from policy._errors import (
     PolicyTypeError,
     echo,
 )
-from policy._index import AttributionTable, IntervalIndex
+from policy._index import (
+    BLOCK_IN,
+    BLOCK_SEARCH,
+    MAPPED_PREFIX,
+    AttributionTable,
+    IntervalIndex,
+)
 from policy._vector import contains_array
 
 __all__ = [
@@ -51,11 +59,9 @@ DEFAULT_MAX_LINE_LENGTH: Final = 1_000
 # Bounds memory and load time; the largest public cloud list (Azure) holds
 # about 90,000 entries.
 DEFAULT_MAX_ENTRIES: Final = 1_000_000
-# Verdicts kept for recent client address texts.  Real traffic repeats
-# clients (a public server's log: 1,753 distinct in 10,000 requests), and a
-# dict hit costs a fifth of a lookup.  The table is emptied when full: a
-# few hundred kilobytes at most, and a miss costs one insertion.
-_RECENT_CLIENTS: Final = 4096
+_pton = socket.inet_pton
+_AF_INET: Final = socket.AF_INET
+_AF_INET6: Final = socket.AF_INET6
 
 Address = str | IPv4Address | IPv6Address | int
 
@@ -198,7 +204,17 @@ class IPAllowlist:
         source: The name the diagnostics use for the input.
     """
 
-    __slots__ = ("_owners", "_recent", "entries", "index", "source", "warnings")
+    __slots__ = (
+        "_ends4",
+        "_owners",
+        "_packed6",
+        "_starts4",
+        "_table4",
+        "entries",
+        "index",
+        "source",
+        "warnings",
+    )
 
     def __init__(
         self,
@@ -224,9 +240,13 @@ class IPAllowlist:
             (version, first, last, number)
             for (version, first, last), number in firsts.items()
         )
-        # Address text -> verdict; see _RECENT_CLIENTS.  Entries and index
-        # never change after construction, so a verdict never goes stale.
-        self._recent: dict[str, bool] = {}
+        # The packed IPv4 lookup's parts, one attribute away for
+        # __contains__ (see there).
+        packed4 = self.index.packed(4)
+        self._table4 = packed4.table
+        self._starts4 = packed4.starts
+        self._ends4 = packed4.ends
+        self._packed6 = self.index.packed(6)
 
     @classmethod
     def parse(
@@ -341,7 +361,7 @@ class IPAllowlist:
                 of range, or ``version`` with a non-int.
         """
         if type(address) is str and version is None:
-            return self._lookup_text(address)
+            return self.index.contains_text(address) is True
         key = self._key(address, version)
         return key is not None and self.index.contains(*key)
 
@@ -356,9 +376,9 @@ class IPAllowlist:
             PolicyTypeError: An address is not a str or :mod:`ipaddress`
                 object.
         """
-        lookup = self._lookup_text
+        lookup = self.index.contains_text
         return [
-            lookup(address) if type(address) is str else self.contains(address)
+            lookup(address) is True if type(address) is str else self.contains(address)
             for address in addresses
         ]
 
@@ -379,21 +399,6 @@ class IPAllowlist:
             ModuleNotFoundError: numpy is not installed.
         """
         return contains_array(self.index, values, version=version)
-
-    def _lookup_text(self, text: str) -> bool:
-        """The verdict for an exact ``str``, through the recent-client table.
-
-        Only exact ``str`` keys are cached: a ``str`` subclass may redefine
-        hashing and equality and so could read another client's verdict.
-        """
-        recent = self._recent
-        verdict = recent.get(text)
-        if verdict is None:
-            verdict = self.index.contains_text(text) is True
-            if len(recent) >= _RECENT_CLIENTS:
-                recent.clear()
-            recent[text] = verdict
-        return verdict
 
     def match(
         self, address: Address, *, version: Version | None = None
@@ -417,21 +422,40 @@ class IPAllowlist:
             PolicyTypeError: ``version`` is not 4 or 6, or ``value`` is not
                 an int of that family's range.
         """
-        return self.match(value, version=version)
+        # Valid input takes a direct path, as AccessPolicy.check calls this
+        # on every request it does not cache; match() raises for the rest.
+        if type(value) is not int or not 0 <= value <= MAX_ADDRESS.get(version, -1):
+            return self.match(value, version=version)
+        if version == 6:
+            version, value = unmap(version, value)
+        number = self._owners.owner(version, value)
+        return None if number is None else self.entries[number]
 
     def __contains__(self, address: object) -> bool:
         # Never raises: anything but one valid address is not admitted.
-        if type(address) is str:
-            # _lookup_text, inlined: this is the per-request path.
-            verdict = self._recent.get(address)
-            if verdict is None:
-                verdict = self.index.contains_text(address) is True
-                if len(self._recent) >= _RECENT_CLIENTS:
-                    self._recent.clear()
-                self._recent[address] = verdict
-            return verdict
-        parsed = parse_client_address(address)
-        return parsed is not None and self.index.contains(*parsed)
+        if type(address) is not str:
+            parsed = parse_client_address(address)
+            return parsed is not None and self.index.contains(*parsed)
+        # IntervalIndex.contains_text and PackedFamily.contains, inlined for
+        # IPv4: this is the per-request path, and each Python call layer
+        # costs as much as the table lookup itself (benchmarks/README.md).
+        # inet_pton refuses any text longer than an address after one scan.
+        try:
+            if ":" in address:
+                packed = _pton(_AF_INET6, address)
+                if packed[:12] != MAPPED_PREFIX:
+                    return self._packed6.contains(packed)
+                packed = packed[12:]
+            else:
+                packed = _pton(_AF_INET, address)
+        except (OSError, ValueError):
+            # OSError: not an address; ValueError: an embedded NUL character.
+            return False
+        verdict = self._table4[packed[0] << 8 | packed[1]]
+        if verdict != BLOCK_SEARCH:
+            return verdict == BLOCK_IN
+        i = bisect_right(self._starts4, packed)
+        return i > 0 and packed <= self._ends4[i - 1]
 
     def to_cidrs(self) -> list[str]:
         """Return the minimal exact CIDR cover of the admitted set."""

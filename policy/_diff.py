@@ -19,6 +19,7 @@ from typing import Any
 
 from policy._address import MAX_ADDRESS, Version
 from policy._allowlist import IPAllowlist
+from policy._files import read_allowlist_file
 from policy._index import IntervalIndex
 from policy._policy import AccessPolicy
 from policy._policyfile import load_policy
@@ -220,7 +221,7 @@ def _sorted(paths: Iterable[str]) -> tuple[str, ...]:
 def _read_allowlist(path: Path) -> IPAllowlist | None:
     if path.suffix == ".toml":
         return load_policy(path).allowlist
-    return IPAllowlist.parse(path.read_text(encoding="utf-8-sig"), source=str(path))
+    return read_allowlist_file(path)
 
 
 def diff_files(old: str | Path, new: str | Path) -> PolicyDiff:

@@ -12,7 +12,11 @@ Blank lines and comments (``#`` at the start of a line, or after
 whitespace) are ignored.  A ``#`` attached to an endpoint is a fragment and
 is refused.  Each endpoint goes through :func:`canonical_path`, so it
 compares equal to the request paths it is meant to match, and every shape a
-request path would be refused for is refused here too.  An error reads::
+request path would be refused for is refused here too.  A line longer than
+``max_line_length`` is refused before it is parsed, and reading stops at
+the endpoint past ``max_endpoints``.  Well-formed lines take a regular
+expression fast path; the pyparsing grammar reads the rest and names every
+fault.  An error reads::
 
     <endpoints>:2:6: error query-string endpoint must not contain a query
     string; endpoints are path prefixes and the query is never matched,
@@ -21,16 +25,31 @@ request path would be refused for is refused here too.  An error reads::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from typing import Final
 
 import pyparsing as pp
 
 from policy._errors import Diagnostic, PolicyTypeError, ScopeError, echo
-from policy._paths import PathError, canonical_path
+from policy._paths import DEFAULT_MAX_PATH_LENGTH, PathError, canonical_path
 
-__all__ = ["Endpoint", "parse_endpoints"]
+__all__ = [
+    "DEFAULT_MAX_ENDPOINTS",
+    "DEFAULT_MAX_LINE_LENGTH",
+    "Endpoint",
+    "parse_endpoints",
+    "parse_prefixes",
+]
+
+# A line longer than this is not an endpoint line; it is refused before any
+# parsing, so a hostile megabyte line costs one len().  The longest path in
+# Commvault's published API is under 100 characters.
+DEFAULT_MAX_LINE_LENGTH: Final = 1_000
+# Bounds memory and load time; a real Custom scope lists a few dozen.
+DEFAULT_MAX_ENDPOINTS: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +94,24 @@ _ENDPOINT.leave_whitespace()
 _LINE.parse_with_tabs()
 _ENDPOINT.parse_with_tabs()
 
+# The fast path: a line holding one endpoint of plain path characters and
+# escapes, or nothing, between blanks, with an optional comment.  Every line
+# it accepts, the grammar above accepts with the same endpoint word (a
+# property test checks it); every other line, and so every error, goes to
+# the grammar.  The classes of consecutive parts are disjoint, so matching
+# cannot backtrack.
+_FAST_LINE: Final = re.compile(
+    r"[ \t]*(?:(/(?:[A-Za-z0-9\-._~!$&'()+,=:@/]|%[0-9A-Fa-f]{2})*)"
+    r"(?:[ \t]+(?:#.*)?)?|#.*)?"
+).fullmatch
+
+
+class _Fast(Enum):
+    """What the fast path returns for a line it leaves to the grammar."""
+
+    MISS = "miss"
+
+
 # Controls are shown as '?' under the caret, one column each, so the caret
 # still points at them and a terminal is not driven by them.
 _VISIBLE: Final = dict.fromkeys([*range(32), 127], "?")
@@ -110,6 +147,8 @@ def parse_endpoints(
     *,
     source: str = "<endpoints>",
     first_line: int = 1,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+    max_endpoints: int = DEFAULT_MAX_ENDPOINTS,
 ) -> tuple[Endpoint, ...]:
     """Parse the endpoints of a Custom scope.
 
@@ -120,17 +159,28 @@ def parse_endpoints(
         source: File name or label used in diagnostics.
         first_line: Line number of the first line, for text embedded in a
             larger file.
+        max_line_length: Longest line accepted, in characters; checked
+            before the line is parsed (code ``line-too-long``).
+        max_endpoints: Most endpoints accepted (code
+            ``too-many-endpoints``).
 
     Returns:
         The endpoints, in input order.
 
     Raises:
         ScopeError: With every diagnostic found, when any endpoint is
-            malformed, or (code ``empty-scope``) when there is none.
-        PolicyTypeError: The input is neither a ``str`` nor strings.
+            malformed, a limit is exceeded, or (code ``empty-scope``) there
+            is no endpoint.
+        PolicyTypeError: The input is neither a ``str`` nor strings, or an
+            option has the wrong type or range.
     """
     endpoints = parse_prefixes(
-        text_or_lines, source=source, first_line=first_line, noun="endpoint"
+        text_or_lines,
+        source=source,
+        first_line=first_line,
+        noun="endpoint",
+        max_line_length=max_line_length,
+        max_endpoints=max_endpoints,
     )
     if not endpoints:
         raise ScopeError.from_diagnostics(
@@ -155,29 +205,64 @@ def parse_prefixes(
     source: str,
     first_line: int,
     noun: str,
+    max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+    max_endpoints: int = DEFAULT_MAX_ENDPOINTS,
 ) -> tuple[Endpoint, ...]:
     """Parse path prefixes (endpoints, API bases); may return none.
 
-    ``noun`` names the thing in messages ("endpoint", "API base").
+    ``noun`` names the thing in messages ("endpoint", "API base"); the
+    limits are as for :func:`parse_endpoints`.
 
     Raises:
-        ScopeError: When any prefix is malformed, with every diagnostic.
-        PolicyTypeError: The input is neither a ``str`` nor strings.
+        ScopeError: When any prefix is malformed or a limit is exceeded,
+            with every diagnostic.
+        PolicyTypeError: The input is neither a ``str`` nor strings, or an
+            option has the wrong type or range.
     """
+    _check_limits(max_line_length=max_line_length, max_endpoints=max_endpoints)
     endpoints: list[Endpoint] = []
     diagnostics: list[Diagnostic] = []
     for line_number, line, from_list in _lines(text_or_lines, first_line):
         where = _Where(source, line_number, line, noun)
         try:
-            endpoint = _parse_line(line, where, from_list=from_list)
+            endpoint = _parse_line(line, where, from_list, max_line_length)
         except _LineError as error:
             diagnostics.append(error.diagnostic)
             continue
-        if endpoint is not None:
-            endpoints.append(endpoint)
+        if endpoint is None:
+            continue
+        endpoints.append(endpoint)
+        if len(endpoints) > max_endpoints:
+            diagnostics.append(_too_many(where, max_endpoints))
+            break
     if diagnostics:
         raise ScopeError.from_diagnostics(diagnostics)
     return tuple(endpoints)
+
+
+def _check_limits(*, max_line_length: object, max_endpoints: object) -> None:
+    """Refuse limits of the wrong type or range, before any parsing."""
+    for name, value in (
+        ("max_line_length", max_line_length),
+        ("max_endpoints", max_endpoints),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PolicyTypeError(f"{name} must be an int of at least 1, got {value!r}")
+
+
+def _too_many(where: _Where, limit: int) -> Diagnostic:
+    """The diagnostic for the endpoint one past ``limit``, on its line."""
+    plural = where.noun.replace(" ", "-").lower() + "s"
+    return Diagnostic(
+        source=where.source,
+        line=where.line,
+        column=1,
+        text="",
+        message=f"at most {limit} {where.noun}s are accepted, got more by line "
+        f"{where.line}",
+        code=f"too-many-{plural}",
+        line_text=where.line_text.translate(_VISIBLE),
+    )
 
 
 def _lines(
@@ -213,14 +298,21 @@ class _Where:
     line_text: str
     noun: str
 
-    def error(self, column: int, code: str, rule: str, text: str) -> _LineError:
-        got = self.line_text.strip() or self.line_text
+    def error(
+        self, column: int, code: str, rule: str, text: str, *, got: str | None = None
+    ) -> _LineError:
+        """The error at ``column``: ``rule``, then what was got.
+
+        ``got`` defaults to the stripped line, quoted and cut by ``echo``.
+        """
+        if got is None:
+            got = repr(echo(self.line_text.strip() or self.line_text))
         diagnostic = Diagnostic(
             source=self.source,
             line=self.line,
             column=column,
             text=echo(text),
-            message=f"{rule.format(noun=self.noun)}, got {echo(got)!r}",
+            message=f"{rule.format(noun=self.noun)}, got {got}",
             code=code,
             line_text=self.line_text.translate(_VISIBLE),
             length=max(1, len(text)),
@@ -236,9 +328,49 @@ class _LineError(Exception):
         self.diagnostic = diagnostic
 
 
-def _parse_line(line: str, where: _Where, *, from_list: bool) -> Endpoint | None:
+def _parse_line(
+    line: str, where: _Where, from_list: bool, max_line_length: int
+) -> Endpoint | None:
     """Parse one line; None for a blank or comment line of a text."""
-    # Step 1: split the line into its endpoint word and comment.
+    # Step 1: the length, before any parsing.
+    if len(line) > max_line_length:
+        raise where.error(
+            1,
+            "line-too-long",
+            f"an {{noun}} line must be at most {max_line_length} characters",
+            line,
+            got=str(len(line)),
+        )
+
+    # Step 2: the endpoint word, by the fast path or else the grammar.
+    found = _fast_word(line)
+    if found is _Fast.MISS or (found is None and from_list):
+        found = _grammar_word(line, where, from_list=from_list)
+    if found is None:
+        return None
+    word, column = found
+
+    # Step 3: the request-path rules, so endpoint and path compare equal.
+    path = _canonical(word, column, where)
+    return Endpoint(text=word, path=_strip_slash(path), line=where.line, column=column)
+
+
+def _fast_word(line: str) -> tuple[str, int] | _Fast | None:
+    """The endpoint word and its column, None for none, or MISS."""
+    match = _FAST_LINE(line)
+    if match is None:
+        return _Fast.MISS
+    word = match.group(1)
+    if word is None:
+        return None
+    return word, match.start(1) + 1
+
+
+def _grammar_word(
+    line: str, where: _Where, *, from_list: bool
+) -> tuple[str, int] | None:
+    """The endpoint word and its column by the grammar, which names faults."""
+    # Split the line into its endpoint word and comment.
     try:
         parsed = _LINE.parse_string(line, parse_all=True)
     except pp.ParseException as error:
@@ -255,22 +387,34 @@ def _parse_line(line: str, where: _Where, *, from_list: bool) -> Endpoint | None
     word = str(parsed["endpoint"])
     column = line.index(word) + 1
 
-    # Step 2: the endpoint grammar; its stop position names the fault.
+    # The endpoint grammar; its stop position names the fault.
     try:
         _ENDPOINT.parse_string(word, parse_all=True)
     except pp.ParseException as error:
         raise _stop(word, error.loc, column, where) from None
+    return word, column
 
-    # Step 3: the request-path rules, so endpoint and path compare equal.
+
+def _canonical(word: str, column: int, where: _Where) -> str:
+    """The canonical path of ``word``, or the path rule it breaks."""
+    if len(word) > DEFAULT_MAX_PATH_LENGTH:
+        # Said here rather than taken from canonical_path, whose message
+        # already ends in what it got.
+        raise where.error(
+            column + DEFAULT_MAX_PATH_LENGTH,
+            "path-too-long",
+            f"{{noun}} must be at most {DEFAULT_MAX_PATH_LENGTH} characters",
+            word[DEFAULT_MAX_PATH_LENGTH:],
+            got=f"{len(word)} characters",
+        )
     try:
-        path = canonical_path(word)
+        return canonical_path(word)
     except PathError as error:
         found = error.diagnostics[0]
         rule = found.message.rsplit(", got ", 1)[0].replace("path", "{noun}", 1)
         raise where.error(
             column + found.column - 1, found.code, rule, found.text
         ) from None
-    return Endpoint(text=word, path=_strip_slash(path), line=where.line, column=column)
 
 
 def _stray(line: str, loc: int, where: _Where) -> _LineError:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Self
 
+from policy._redact import redact
+
 __all__ = [
     "MAX_ECHO",
     "AllowlistError",
@@ -33,7 +35,12 @@ MAX_ECHO = 60
 
 
 def echo(text: str, limit: int = MAX_ECHO) -> str:
-    """Return ``text`` cut to ``limit`` characters, saying what was elided."""
+    """Return ``text`` cut to ``limit`` characters, saying what was elided.
+
+    A token secret in it is blanked first: users paste secrets into the
+    wrong argument, and the message must not carry them on.
+    """
+    text = redact(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"

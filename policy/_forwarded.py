@@ -21,13 +21,16 @@ Fail closed: a hop that must be read and is not one address (``unknown``,
 an obfuscated ``_hidden`` node, a host name, an empty element), a
 ``Forwarded`` header that does not parse, headers longer than the limit,
 or both headers at once where either could be the client's, all give None,
-and the engine denies with ``bad_ip``.
+and the engine denies with ``bad_ip``.  :func:`resolve_client` also says
+why, for the decision's detail: an operator can tell headers over the size
+limit from a malformed one, while the client still sees only the reason.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from policy._address import format_address, parse_client_address
@@ -37,8 +40,10 @@ from policy._errors import PolicyTypeError
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
     "ForwardedHeader",
+    "ResolvedClient",
     "TrustedProxies",
     "client_address",
+    "resolve_client",
 ]
 
 # The forwarding headers of one request, all lines together, are refused
@@ -59,6 +64,23 @@ _PAIR: Final = re.compile(
 # RFC 7239 section 6: node = nodename [ ":" node-port ].
 _NODE_V6: Final = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}|_[\w.-]+))?")
 _NODE_V4: Final = re.compile(r"([0-9.]+)(?::([0-9]{1,5}|_[\w.-]+))?")
+_DISPLAY: Final = {"x-forwarded-for": "X-Forwarded-For", "forwarded": "Forwarded"}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedClient:
+    """The client address of a request, or why it cannot be told.
+
+    Attributes:
+        address: The canonical client address text, or None.
+        refusal: When ``address`` is None because of the forwarding
+            headers, one sentence saying why (the size limit, both headers,
+            a hop that does not parse), for a decision's detail; None
+            otherwise.  It quotes no header text.
+    """
+
+    address: str | None
+    refusal: str | None = None
 
 
 class TrustedProxies:
@@ -127,7 +149,13 @@ class TrustedProxies:
         self, peer: object, headers: Iterable[tuple[str, str]]
     ) -> str | None:
         """The client address of a request; see :func:`client_address`."""
-        return client_address(peer, headers, trusted=self)
+        return resolve_client(peer, headers, trusted=self).address
+
+    def resolve(
+        self, peer: object, headers: Iterable[tuple[str, str]]
+    ) -> ResolvedClient:
+        """The client address of a request, or why not; see :func:`resolve_client`."""
+        return resolve_client(peer, headers, trusted=self)
 
 
 def client_address(
@@ -150,21 +178,54 @@ def client_address(
         (no peer, a malformed peer, or a forwarding header that must be read
         and cannot be): the caller denies with ``bad_ip``.
     """
+    return resolve_client(peer, headers, trusted=trusted).address
+
+
+def resolve_client(
+    peer: object,
+    headers: Iterable[tuple[str, str]],
+    *,
+    trusted: TrustedProxies | None = None,
+) -> ResolvedClient:
+    """Return the client address of a request, or why it cannot be told.
+
+    As :func:`client_address`, with the reason a forwarding header gave no
+    address in :attr:`ResolvedClient.refusal`, such as::
+
+        forwarding headers must be at most 8192 characters in all, got at
+        least 8200; the client address cannot be told
+
+    Args:
+        peer: As for :func:`client_address`.
+        headers: As for :func:`client_address`.
+        trusted: As for :func:`client_address`.
+
+    Returns:
+        The address, or None with the refusal when the headers are at fault
+        (a missing or malformed peer has no refusal: the engine's own
+        ``bad_ip`` detail names it).
+    """
     client = _canonical(peer)
     if client is None or trusted is None or not trusted.trusts(client):
-        return client
+        return ResolvedClient(client)
 
     chosen = _forwarding_lines(headers, trusted)
-    if chosen is None:
-        return None
+    if isinstance(chosen, str):
+        return ResolvedClient(None, chosen)
     name, lines = chosen
     if not lines:
-        return client
+        return ResolvedClient(client)
 
     hops = _xff_hops(lines) if name == "x-forwarded-for" else _forwarded_hops(lines)
-    if hops is None:
-        return None
-    return _first_untrusted(hops, trusted)
+    address = None if hops is None else _first_untrusted(hops, trusted)
+    if address is None:
+        return ResolvedClient(
+            None,
+            f"the {_DISPLAY[name]} header must name the client by one IP address "
+            "in each hop read, got a hop that does not (unknown, obfuscated or "
+            "malformed); the client address cannot be told",
+        )
+    return ResolvedClient(address)
 
 
 def _canonical(address: object) -> str | None:
@@ -175,8 +236,8 @@ def _canonical(address: object) -> str | None:
 
 def _forwarding_lines(
     headers: Iterable[tuple[str, str]], trusted: TrustedProxies
-) -> tuple[str, list[str]] | None:
-    """The header to read and its lines; None when over size or ambiguous."""
+) -> tuple[str, list[str]] | str:
+    """The header to read and its lines, or why none can be read."""
     found: dict[str, list[str]] = {"x-forwarded-for": [], "forwarded": []}
     size = 0
     for name, value in headers:
@@ -185,13 +246,21 @@ def _forwarding_lines(
             continue
         size += len(value)
         if size > trusted.max_header_bytes:
-            return None
+            # Counting stops here, so the total is a lower bound.
+            return (
+                f"forwarding headers must be at most {trusted.max_header_bytes} "
+                f"characters in all, got at least {size}; the client address "
+                "cannot be told"
+            )
         found[key].append(value)
 
     if trusted.header != "either":
         return trusted.header, found[trusted.header]
     if found["x-forwarded-for"] and found["forwarded"]:
-        return None
+        return (
+            "X-Forwarded-For and Forwarded must not both be present when either "
+            "may be read, got both; the client address cannot be told"
+        )
     if found["forwarded"]:
         return "forwarded", found["forwarded"]
     return "x-forwarded-for", found["x-forwarded-for"]

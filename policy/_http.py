@@ -17,6 +17,13 @@ unavailable                                      503
 A denial's body is ``{"reason": "<reason>"}`` and nothing else: the detail
 names rules and addresses and stays in the decision for the operator's log,
 and exception text is never sent.
+
+A credential header value longer than :data:`MAX_CREDENTIAL` characters is
+refused whole, never cut: the request is denied as ``unknown_token``, as
+for any other value that is no token of ours.  ``missing_token`` would
+tell a client probing the limit that its header was not read at all, and
+would invite a retry with a shorter one; ``unknown_token`` says only that
+what was presented is not a valid token.  The detail names the limit.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Final, Protocol
 
@@ -32,12 +39,14 @@ from policy._decision import Decision, Reason
 
 __all__ = [
     "DECISION_KEY",
+    "MAX_CREDENTIAL",
     "STATUS_BY_REASON",
     "Authorizer",
     "Denial",
     "TokenRead",
     "authorize",
     "denial",
+    "explain_bad_ip",
     "read_token",
 ]
 
@@ -74,8 +83,9 @@ STATUS_BY_REASON: Final[Mapping[Reason, int]] = MappingProxyType(
 # treat any 401 alike.
 _CHALLENGE: Final = 'Bearer error="invalid_token"'
 
-# Longest credential header value read; a real token is under 70 characters.
-_MAX_CREDENTIAL: Final = 4096
+# Longest credential header value accepted; a real token is under 70
+# characters.  A longer value is refused whole (see the module docstring).
+MAX_CREDENTIAL: Final = 4096
 
 
 class Authorizer(Protocol):
@@ -134,14 +144,21 @@ class TokenRead:
         token: The token, or None when none was presented.
         conflict: True when headers presented different tokens; the request
             is then refused as ``unknown_token``, whichever one is right.
+        too_long: True when a credential header value is longer than
+            :data:`MAX_CREDENTIAL`; the request is then refused as
+            ``unknown_token``, and ``token`` is None.
     """
 
     token: str | None
     conflict: bool = False
+    too_long: bool = False
 
     def __repr__(self) -> str:
         shown = "None" if self.token is None else "'***'"
-        return f"TokenRead(token={shown}, conflict={self.conflict})"
+        return (
+            f"TokenRead(token={shown}, conflict={self.conflict}, "
+            f"too_long={self.too_long})"
+        )
 
 
 def read_token(headers: Iterable[tuple[str, str]]) -> TokenRead:
@@ -150,13 +167,17 @@ def read_token(headers: Iterable[tuple[str, str]]) -> TokenRead:
     Accepted: ``Authorization: Bearer <token>``, ``Authtoken: Bearer
     <token>``, and ``Authtoken: <token>`` as Commvault's SDK sends it.  The
     scheme is matched without regard to case (RFC 9110 section 11.1).
-    Another scheme (``Authorization: Basic ...``) presents no token.
+    Another scheme (``Authorization: Basic ...``) presents no token.  A
+    value longer than :data:`MAX_CREDENTIAL` characters, of any scheme, is
+    not read: ``too_long`` is set instead.
     """
     found: set[str] = set()
     for name, value in headers:
         key = name.lower()
         if key not in ("authorization", "authtoken"):
             continue
+        if len(value) > MAX_CREDENTIAL:
+            return TokenRead(None, too_long=True)
         token = _credential(value, bare_allowed=key == "authtoken")
         if token is not None:
             found.add(token)
@@ -167,7 +188,7 @@ def read_token(headers: Iterable[tuple[str, str]]) -> TokenRead:
 
 def _credential(value: str, *, bare_allowed: bool) -> str | None:
     """The token in one header value, or None."""
-    text = value[: _MAX_CREDENTIAL + 1].strip(" \t")
+    text = value.strip(" \t")
     scheme, _, rest = text.partition(" ")
     if scheme.lower() == "bearer":
         token = rest.strip(" \t")
@@ -184,8 +205,23 @@ def authorize(
     ip: str | None,
     path: str,
     method: str,
+    ip_refusal: str | None = None,
 ) -> Decision:
-    """Ask ``authorizer``, turning a conflict or a crash into a denial."""
+    """Ask ``authorizer``, turning a conflict or a crash into a denial.
+
+    ``ip_refusal`` says why ``ip`` is None (from
+    :func:`~policy._forwarded.resolve_client`); it becomes the detail of a
+    ``bad_ip`` denial.
+    """
+    if read.too_long:
+        return Decision(
+            allowed=False,
+            reason=Reason.UNKNOWN_TOKEN,
+            detail=f"a credential header must be at most {MAX_CREDENTIAL} "
+            "characters, got more; it was not read",
+            ip=ip,
+            method=method,
+        )
     if read.conflict:
         return Decision(
             allowed=False,
@@ -195,9 +231,10 @@ def authorize(
             method=method,
         )
     try:
-        return authorizer.authorize(
+        decision = authorizer.authorize(
             access_token=read.token, ip=ip, path=path, method=method
         )
+        return explain_bad_ip(decision, ip_refusal)
     except Exception as error:
         # Any failure must deny, and must not reach the client as text.
         # The type only: the message could quote the token or a path.
@@ -209,3 +246,14 @@ def authorize(
             ip=ip,
             method=method,
         )
+
+
+def explain_bad_ip(decision: Decision, ip_refusal: str | None) -> Decision:
+    """``decision``, its detail replaced by ``ip_refusal`` if it is bad_ip.
+
+    The engine only sees that no client address was given; the forwarding
+    headers' reader knows why, and the operator needs that in the detail.
+    """
+    if ip_refusal is None or decision.allowed or decision.reason is not Reason.BAD_IP:
+        return decision
+    return replace(decision, detail=ip_refusal)

@@ -15,7 +15,15 @@ from typing import Final
 
 from policy._address import MAX_ADDRESS, Version, format_address
 
-__all__ = ["AttributionTable", "IntervalIndex", "PackedFamily"]
+__all__ = [
+    "BLOCK_IN",
+    "BLOCK_OUT",
+    "BLOCK_SEARCH",
+    "MAPPED_PREFIX",
+    "AttributionTable",
+    "IntervalIndex",
+    "PackedFamily",
+]
 
 _BITS: dict[int, int] = {4: 32, 6: 128}
 _BYTES: Final[dict[int, int]] = {4: 4, 6: 16}
@@ -24,12 +32,12 @@ _pton = socket.inet_pton
 _AF_INET: Final = socket.AF_INET
 _AF_INET6: Final = socket.AF_INET6
 # The first twelve bytes of an IPv4-mapped IPv6 address, ::ffff:0:0/96.
-_MAPPED_PREFIX: Final = bytes(10) + b"\xff\xff"
+MAPPED_PREFIX: Final = bytes(10) + b"\xff\xff"
 
 # Verdicts of the first-level table, one byte per 16-bit leading block.
-_OUT: Final = 0  # no interval touches the block
-_IN: Final = 1  # one interval covers the whole block
-_SEARCH: Final = 2  # the block is split: binary search decides
+BLOCK_OUT: Final = 0  # no interval touches the block
+BLOCK_IN: Final = 1  # one interval covers the whole block
+BLOCK_SEARCH: Final = 2  # the block is split: binary search decides
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -82,8 +90,8 @@ class PackedFamily:
     def contains(self, packed: bytes) -> bool:
         """Return True when the packed address lies in an interval."""
         verdict = self.table[packed[0] << 8 | packed[1]]
-        if verdict != _SEARCH:
-            return verdict == _IN
+        if verdict != BLOCK_SEARCH:
+            return verdict == BLOCK_IN
         i = bisect_right(self.starts, packed)
         return i > 0 and packed <= self.ends[i - 1]
 
@@ -94,16 +102,16 @@ def _first_level(shift: int, merged: list[tuple[int, int]]) -> bytes:
     for first, last in merged:
         low, high = first >> shift, last >> shift
         # Blocks strictly inside the interval are covered whole.
-        table[low] = table[high] = _SEARCH
+        table[low] = table[high] = BLOCK_SEARCH
         if high - low > 1:
-            table[low + 1 : high] = bytes([_IN]) * (high - low - 1)
+            table[low + 1 : high] = bytes([BLOCK_IN]) * (high - low - 1)
         # An end block is covered whole when the interval reaches its edge.
         # Intervals are disjoint, so no other interval touches such a block;
-        # a block left at _SEARCH is always correct, only slower.
+        # a block left at BLOCK_SEARCH is always correct, only slower.
         if first == low << shift and last >= ((low + 1) << shift) - 1:
-            table[low] = _IN
+            table[low] = BLOCK_IN
         if last == ((high + 1) << shift) - 1 and first <= high << shift:
-            table[high] = _IN
+            table[high] = BLOCK_IN
     return bytes(table)
 
 
@@ -174,7 +182,7 @@ class IntervalIndex:
         try:
             if ":" in text:
                 packed = _pton(_AF_INET6, text)
-                if packed[:12] != _MAPPED_PREFIX:
+                if packed[:12] != MAPPED_PREFIX:
                     return self._packed6.contains(packed)
                 packed = packed[12:]
             else:
@@ -186,10 +194,14 @@ class IntervalIndex:
         # the table lookup.
         family = self._packed4
         verdict = family.table[packed[0] << 8 | packed[1]]
-        if verdict != _SEARCH:
-            return verdict == _IN
+        if verdict != BLOCK_SEARCH:
+            return verdict == BLOCK_IN
         i = bisect_right(family.starts, packed)
         return i > 0 and packed <= family.ends[i - 1]
+
+    def packed(self, version: Version) -> PackedFamily:
+        """Return the packed-bytes form of one family (see PackedFamily)."""
+        return self._packed4 if version == 4 else self._packed6
 
     def first_level(self, version: Version) -> bytes:
         """Return the verdict of each 16-bit leading block of one family.

@@ -23,6 +23,24 @@ them:
   and as ``%3B``.
 * Double encoding.  ``%252F`` is ``%2F`` to a server that decodes twice;
   ``%25`` followed by two hex digits is refused.
+* Segments made only of dots.  Windows drops trailing dots from file and
+  directory names, so IIS and other Windows servers may read ``...`` or
+  ``....`` as ``.`` or ``..``, or as an empty name.  A segment of any
+  number of dots, raw or encoded, is refused like ``.`` and ``..``.  A
+  trailing dot after other characters (``/Client.``) is kept: it cannot
+  climb, and such a path fails closed anyway, because ``/Client.`` does not
+  equal the endpoint ``/Client`` on a segment boundary.
+* Characters that turn into separators.  Windows "best fit" mapping, used
+  when a wide string is converted to an ANSI code page, and Unicode NFKC
+  normalisation turn some non-ASCII characters into ASCII ones: the
+  fullwidth solidus U+FF0F becomes ``/``, the fullwidth full stop U+FF0E
+  ``.``, the small and fullwidth reverse solidus U+FE68 and U+FF3C ``\\``
+  (the "WorstFit" research by Orange Tsai and Splitline, 2024-2025, showed
+  such mappings turning into path traversal and argument injection on
+  Windows).  A percent-encoded character whose NFKC form or known best-fit
+  mapping holds ``/``, ``\\``, ``.``, ``;``, ``%`` or a control character
+  is refused (``confusable-character``).  IIS's own ``%u002F`` escapes are
+  not escapes in RFC 3986 and are refused as ``bad-escape``.
 
 What is kept is normalised: the query and fragment are dropped, escapes of
 unreserved characters (RFC 3986 section 2.3) are decoded, other escapes get
@@ -37,6 +55,7 @@ linear and small; everything else takes one pass over the characters.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from policy._errors import MAX_ECHO, Diagnostic, PolicyError, PolicyTypeError, echo
@@ -56,6 +75,15 @@ _UNRESERVED: Final = frozenset(
 # pchar (section 3.3) without ';', which is refused as a path parameter.
 _PCHAR: Final = _UNRESERVED | frozenset("!$&'()*+,=:@")
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+# ASCII characters that change where a path leads; a non-ASCII character
+# that turns into one of them (or into a control) is refused.
+_STEERING: Final = frozenset("/\\.;%")
+# Windows best-fit mappings to those characters that NFKC does not make:
+# division slash, fraction slash, big solidus and reverse solidus operator
+# (to '/' or '\'), and the yen and won signs, which the Japanese and
+# Korean code pages map to the byte of '\'.
+_BEST_FIT: Final = frozenset("\u2215\u2044\u29f8\u29f5\u29f9\u00a5\u20a9")
 
 # The fast path: nothing to decode, merge or refuse.  One character class
 # under one star, so matching cannot backtrack.
@@ -135,9 +163,9 @@ class _Canonicaliser:
             self.fail(
                 self.max_length + 1,
                 "path-too-long",
-                f"path must be at most {self.max_length} characters, got "
-                f"{len(raw)} characters",
+                f"path must be at most {self.max_length} characters",
                 raw[self.max_length :],
+                got=f"{len(raw)} characters",
             )
         if not raw:
             self.fail(1, "empty-path", "path must not be empty", "")
@@ -180,15 +208,15 @@ class _Canonicaliser:
                 self.fail(
                     index + 1,
                     "whitespace",
-                    "path must not contain raw whitespace; encode it as %20",
+                    "path must not contain raw whitespace (encode a space as %20)",
                     char,
                 )
             if not char.isascii():
                 self.fail(
                     index + 1,
                     "non-ascii",
-                    f"path must be ASCII; percent-encode U+{ord(char):04X} as "
-                    "UTF-8 bytes",
+                    f"path must be ASCII (percent-encode U+{ord(char):04X} as "
+                    "UTF-8 bytes)",
                     char,
                 )
 
@@ -200,8 +228,9 @@ class _Canonicaliser:
             self.fail(
                 1,
                 "absolute-form",
-                "path must be origin-form starting with '/', not a full URL",
+                "path must be origin-form, starting with '/'",
                 path,
+                got=f"a full URL {echo(path)!r}",
             )
         self.fail(1, "no-leading-slash", "path must start with '/'", path)
 
@@ -221,7 +250,8 @@ class _Canonicaliser:
             self.fail(
                 index + 1,
                 "invalid-character",
-                f"path must hold only RFC 3986 path characters; encode {char!r}",
+                "path must hold only RFC 3986 path characters"
+                f" (encode {char!r} as %{ord(char):02X})",
                 char,
             )
 
@@ -232,7 +262,7 @@ class _Canonicaliser:
             self.fail(
                 index + 1,
                 "bad-escape",
-                "'%' must be followed by two hex digits",
+                "a '%' in a path must be followed by two hex digits",
                 path[index : index + 3],
             )
         value = int(digits, 16)
@@ -243,8 +273,8 @@ class _Canonicaliser:
             self.fail(
                 index + 1,
                 "encoded-slash",
-                "path must not contain an encoded '/' or '\\' (%2F, %5C); servers "
-                "disagree on whether it separates segments",
+                "path must not contain an encoded '/' or '\\' (%2F, %5C: servers "
+                "disagree on whether it separates segments)",
                 path[index : index + 3],
             )
         elif value == 0x3B:
@@ -276,7 +306,7 @@ class _Canonicaliser:
             data.append(int(digits, 16))
             index += 3
         try:
-            data.decode("utf-8", errors="strict")
+            decoded = data.decode("utf-8", errors="strict")
         except UnicodeDecodeError:
             self.fail(
                 start + 1,
@@ -284,18 +314,43 @@ class _Canonicaliser:
                 "percent-encoded bytes must be valid UTF-8",
                 path[start:index],
             )
+        self.check_confusables(path, start, decoded)
         self.segment.append(path[start:index].upper())
         return index
+
+    def check_confusables(self, path: str, start: int, decoded: str) -> None:
+        """Refuse a decoded character that normalises into a steering one.
+
+        ``start`` is the index of the run's first '%'; each byte of the run
+        is three characters of ``path``.
+        """
+        offset = start
+        for char in decoded:
+            width = 3 * len(char.encode("utf-8"))
+            if "\x80" <= char <= "\x9f":
+                # C1 controls (NEL, U+0085, ends a line on some systems).
+                self.fail_control(offset, path[offset : offset + width])
+            if _is_confusable(char):
+                self.fail(
+                    offset + 1,
+                    "confusable-character",
+                    f"path must not contain U+{ord(char):04X}, which Windows "
+                    "best-fit mapping or Unicode normalisation turns into "
+                    "'/', '\\', '.', ';', '%' or a control character",
+                    path[offset : offset + width],
+                )
+            offset += width
 
     def end_segment(self, index: int) -> None:
         """Close the segment ending before ``index``: merge empties, refuse dots."""
         text = "".join(self.segment)
         begin = self.raw.rfind("/", 0, index) + 1
-        if text in (".", ".."):
+        if text and not text.strip("."):
             self.fail(
                 begin + 1,
                 "dot-segment",
-                "path must not contain a '.' or '..' segment in any spelling",
+                "path must not contain a segment made only of dots ('.', '..',"
+                " '...') in any spelling",
                 self.raw[begin:index],
             )
         if self.escape_columns:
@@ -337,18 +392,37 @@ class _Canonicaliser:
         self.fail(
             index + 1,
             "path-parameter",
-            "path must not contain ';' path parameters (raw or %3B); servers such "
-            "as Tomcat strip them before routing",
+            "path must not contain ';' path parameters, raw or %3B (servers "
+            "such as Tomcat strip them before routing)",
             text,
         )
 
-    def fail(self, column: int, code: str, rule: str, text: str) -> None:
-        raise _error(self.raw, column, code, rule, text)
+    def fail(
+        self, column: int, code: str, rule: str, text: str, *, got: str | None = None
+    ) -> None:
+        raise _error(self.raw, column, code, rule, text, got=got)
 
 
-def _error(raw: str, column: int, code: str, rule: str, text: str) -> PathError:
-    """Build the error for one refusal at a 1-based column of ``raw``."""
-    message = f"{rule}, got {echo(raw)!r}"
+def _is_confusable(char: str) -> bool:
+    """True when ``char`` may become a steering character or a control."""
+    if char in _BEST_FIT:
+        return True
+    return any(
+        found in _STEERING or found < " " or "\x7f" <= found <= "\x9f"
+        for found in unicodedata.normalize("NFKC", char)
+    )
+
+
+def _error(
+    raw: str, column: int, code: str, rule: str, text: str, *, got: str | None
+) -> PathError:
+    """Build the error for one refusal at a 1-based column of ``raw``.
+
+    The message is ``rule`` then what was got: ``got`` when given, else the
+    start of the whole target.
+    """
+    shown = repr(echo(raw)) if got is None else got
+    message = f"{rule}, got {shown}"
     diagnostic = Diagnostic(
         source=_SOURCE,
         line=1,

@@ -5,6 +5,12 @@ client address reach this path?  It is pure (no I/O, no clock) and
 fail-closed: a client address that is not exactly one address, or a path
 that servers could route differently from how it reads, is denied with its
 own reason before any rule is consulted.
+
+A policy is immutable once built.  By default it remembers nothing between
+calls, so every decision costs the same; ``cache_size`` (or
+:meth:`AccessPolicy.with_cache`) adds bounded tables of recent clients and
+paths, which the adapters judging real traffic (``policy replay``, the
+forward-auth server) turn on.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from policy._allowlist import IPAllowlist
 from policy._api_base import ApiBase
 from policy._decision import Decision, Reason
 from policy._errors import PolicyTypeError, echo
-from policy._paths import PathError, canonical_path
-from policy._scope import Scope
+from policy._paths import DEFAULT_MAX_PATH_LENGTH, PathError, canonical_path
+from policy._scope import Scope, ScopeMatcher
 
-__all__ = ["AccessPolicy"]
+__all__ = ["ADAPTER_CACHE_SIZE", "AccessPolicy"]
 
 _T = TypeVar("_T")
 
@@ -35,12 +41,23 @@ _COMMON_METHODS: Final = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 )
 
-# Bounds of the tables of recent clients and recent paths.  Real traffic
-# repeats both (a public server's log: 1,753 clients and 1,498 paths in
-# 10,000 requests); a hit skips parsing, formatting, the allowlist and the
-# scope.  Each table is emptied when full, so memory stays bounded (a few
-# hundred kilobytes each) whatever the traffic.
-_RECENT: Final = 4096
+# The tables of recent clients and paths (``cache_size``) are off by
+# default: they pay on real traffic, which repeats both (a public server's
+# log: 1,753 clients and 1,498 paths in 10,000 requests), and cost a lookup
+# and an insertion per request on traffic that never repeats.  Adapters
+# that judge real traffic turn them on with this size.
+ADAPTER_CACHE_SIZE: Final = 4096
+
+# The slots that with_cache() shares between twin policies.
+_SHARED: Final = (
+    "_scope",
+    "_allowlist",
+    "_api_base",
+    "_case_sensitive",
+    "_max_path_length",
+    "_base",
+    "_matcher",
+)
 
 # What the allowlist says of one client: the address as judged, and the
 # entry that admits it (None: no allowlist) or False (no entry admits it).
@@ -66,22 +83,49 @@ class AccessPolicy:
         case_sensitive: Match endpoints and bases by exact case.  Off by
             default, because Commvault's REST API routes ``/Client`` and
             ``/client`` alike; turn it on for backends that route by case.
+        max_path_length: Longer request targets are denied (``bad_path``)
+            before any parsing.
+        cache_size: How many recent client addresses, and as many recent
+            paths, to remember the verdicts of; 0 (the default) remembers
+            none.  Pays when traffic repeats, as real traffic does, and
+            costs a little when it does not; each table is emptied when
+            full, so memory and the cost of thrashing stay bounded.  Cached
+            and uncached decisions are equal.
+
+    The policy is immutable: assigning an attribute raises
+    :class:`PolicyTypeError`, because the compiled matcher and the caches
+    are derived from the rules.  Build a new policy instead, or use
+    :meth:`with_cache` for another cache size.
 
     Raises:
-        PolicyTypeError: an argument has the wrong type.
+        PolicyTypeError: an argument has the wrong type or range.
         ScopeError: an API base path is malformed.
     """
 
     __slots__ = (
+        "_allowlist",
+        "_api_base",
         "_base",
+        "_cache_size",
+        "_case_sensitive",
         "_clients",
         "_matcher",
+        "_max_path_length",
         "_routes",
-        "allowlist",
-        "api_base",
-        "case_sensitive",
-        "scope",
+        "_scope",
     )
+
+    _scope: Scope
+    _allowlist: IPAllowlist | None
+    _api_base: tuple[str, ...]
+    _case_sensitive: bool
+    _max_path_length: int
+    _cache_size: int
+    _base: ApiBase | None
+    _matcher: ScopeMatcher
+    # None when the cache is off: a miss would cost a lookup for nothing.
+    _clients: dict[str, _Client] | None
+    _routes: dict[str, _Route] | None
 
     def __init__(
         self,
@@ -90,6 +134,8 @@ class AccessPolicy:
         allowlist: IPAllowlist | None = None,
         api_base: Iterable[str] = (),
         case_sensitive: bool = False,
+        max_path_length: int = DEFAULT_MAX_PATH_LENGTH,
+        cache_size: int = 0,
     ) -> None:
         if not isinstance(scope, Scope):
             raise PolicyTypeError(f"scope must be a Scope, got {type(scope).__name__}")
@@ -100,31 +146,96 @@ class AccessPolicy:
             )
         if isinstance(api_base, str):
             raise PolicyTypeError("api_base must be a list of paths, got one string")
+        _check_count("max_path_length", max_path_length, least=1)
+        _check_count("cache_size", cache_size, least=0)
 
-        self.scope = scope
-        self.allowlist = allowlist
-        self.case_sensitive = bool(case_sensitive)
         bases = tuple(api_base)
-        self._base = ApiBase(bases) if bases else None
-        self.api_base: tuple[str, ...] = () if self._base is None else self._base.bases
-        self._matcher = scope.matcher(case_sensitive=self.case_sensitive)
+        base = ApiBase(bases) if bases else None
+        case_sensitive = bool(case_sensitive)
+        _set = object.__setattr__
+        _set(self, "_scope", scope)
+        _set(self, "_allowlist", allowlist)
+        _set(self, "_case_sensitive", case_sensitive)
+        _set(self, "_api_base", () if base is None else base.bases)
+        _set(self, "_max_path_length", max_path_length)
+        _set(self, "_cache_size", cache_size)
+        _set(self, "_base", base)
+        _set(self, "_matcher", scope.matcher(case_sensitive=case_sensitive))
+        _set(self, "_clients", {} if cache_size else None)
+        _set(self, "_routes", {} if cache_size else None)
 
-    _clients: dict[str, _Client]
-    _routes: dict[str, _Route]
+    @property
+    def scope(self) -> Scope:
+        """The endpoints the token may call."""
+        return self._scope
+
+    @property
+    def allowlist(self) -> IPAllowlist | None:
+        """Client addresses the token may be used from; None: any address."""
+        return self._allowlist
+
+    @property
+    def api_base(self) -> tuple[str, ...]:
+        """The canonical API bases, longest first; empty: the root."""
+        return self._api_base
+
+    @property
+    def case_sensitive(self) -> bool:
+        """Whether endpoints and bases are matched by exact case."""
+        return self._case_sensitive
+
+    @property
+    def max_path_length(self) -> int:
+        """The longest request target judged; longer ones are ``bad_path``."""
+        return self._max_path_length
+
+    @property
+    def cache_size(self) -> int:
+        """How many recent clients and paths are remembered; 0: none."""
+        return self._cache_size
 
     def __setattr__(self, name: str, value: object) -> None:
-        # The tables of recent clients and paths hold verdicts of the
-        # current rules: any change of a rule empties them.
-        object.__setattr__(self, name, value)
-        if not name.startswith("_"):
-            object.__setattr__(self, "_clients", {})
-            object.__setattr__(self, "_routes", {})
+        raise PolicyTypeError(
+            f"AccessPolicy is immutable, got an assignment to {name!r};"
+            " build a new policy instead"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise PolicyTypeError(
+            f"AccessPolicy is immutable, got a deletion of {name!r};"
+            " build a new policy instead"
+        )
+
+    def with_cache(self, cache_size: int) -> AccessPolicy:
+        """Return the same rules with tables of ``cache_size`` recent verdicts.
+
+        Args:
+            cache_size: As for the constructor; 0 turns the cache off.
+
+        Returns:
+            A new policy deciding exactly as this one does.
+
+        Raises:
+            PolicyTypeError: ``cache_size`` is not an int of at least 0.
+        """
+        _check_count("cache_size", cache_size, least=0)
+        # The rules and their compiled forms are immutable, so they are
+        # shared; only the tables are new.
+        twin = object.__new__(AccessPolicy)
+        _set = object.__setattr__
+        for name in _SHARED:
+            _set(twin, name, getattr(self, name))
+        _set(twin, "_cache_size", cache_size)
+        _set(twin, "_clients", {} if cache_size else None)
+        _set(twin, "_routes", {} if cache_size else None)
+        return twin
 
     def __repr__(self) -> str:
-        allowlist = "any address" if self.allowlist is None else repr(self.allowlist)
+        allowlist = "any address" if self._allowlist is None else repr(self._allowlist)
         return (
-            f"<AccessPolicy scope={self.scope.name!r} allowlist={allowlist} "
-            f"api_base={list(self.api_base)!r} case_sensitive={self.case_sensitive}>"
+            f"<AccessPolicy scope={self._scope.name!r} allowlist={allowlist} "
+            f"api_base={list(self._api_base)!r} case_sensitive={self._case_sensitive} "
+            f"cache_size={self._cache_size}>"
         )
 
     def check(self, *, ip: object, path: str, method: str = "GET") -> Decision:
@@ -146,7 +257,13 @@ class AccessPolicy:
         if not common and not _is_method(method):
             return _deny(Reason.BAD_METHOD, f"method {_show(method)} is not a token")
 
-        client = self._clients.get(ip) if type(ip) is str else None
+        # The client: from the table of recent clients, or judged now.  Only
+        # exact str keys are cached: a str subclass may redefine hashing and
+        # equality, and so read another client's verdict.
+        clients = self._clients
+        client = None
+        if clients is not None and type(ip) is str:
+            client = clients.get(ip)
         if client is None:
             address = parse_client_address(ip)
             if address is None:
@@ -155,15 +272,26 @@ class AccessPolicy:
                     f"client address {_show(ip)} is not exactly one IP address",
                     method=method,
                 )
-            client = self._client(*address)
-            if type(ip) is str:
-                _remember(self._clients, ip, client)
+            client = self._client(ip, *address)
+            if clients is not None and type(ip) is str:
+                _remember(clients, ip, client, self._cache_size)
         shown_ip, ip_rule = client
 
-        route = self._routes.get(path) if type(path) is str else None
+        # The path: likewise, from the table of recent paths or routed now.
+        routes = self._routes
+        route = None
+        if routes is not None and type(path) is str:
+            route = routes.get(path)
         if route is None:
+            if not isinstance(path, str):
+                return _deny(
+                    Reason.BAD_PATH,
+                    f"path must be a string, got {type(path).__name__}",
+                    ip=shown_ip,
+                    method=method,
+                )
             try:
-                canonical = canonical_path(path) if isinstance(path, str) else None
+                canonical = canonical_path(path, max_length=self._max_path_length)
             except PathError as error:
                 return _deny(
                     Reason.BAD_PATH,
@@ -171,25 +299,23 @@ class AccessPolicy:
                     ip=shown_ip,
                     method=method,
                 )
-            if canonical is None:
-                return _deny(
-                    Reason.BAD_PATH,
-                    f"path must be a string, got {type(path).__name__}",
-                    ip=shown_ip,
-                    method=method,
-                )
             route = self._route(canonical)
-            if type(path) is str:
-                _remember(self._routes, path, route)
+            if routes is not None and type(path) is str:
+                _remember(routes, path, route, self._cache_size)
 
         return self._judge(shown_ip, ip_rule, route, method)
 
-    def _client(self, version: Literal[4, 6], value: int) -> _Client:
+    def _client(self, ip: object, version: Literal[4, 6], value: int) -> _Client:
         """Judge one parsed client address by the allowlist."""
-        shown_ip = format_address(version, value)
-        if self.allowlist is None:
+        # inet_pton accepts only the canonical dotted quad, so an IPv4 text
+        # (not an unmapped IPv6 one) is already as format_address writes it.
+        if version == 4 and type(ip) is str and ":" not in ip:
+            shown_ip = ip
+        else:
+            shown_ip = format_address(version, value)
+        if self._allowlist is None:
             return shown_ip, None
-        entry = self.allowlist.match_value(version, value)
+        entry = self._allowlist.match_value(version, value)
         return shown_ip, False if entry is None else entry.text
 
     def _route(self, path: str) -> _Route:
@@ -200,21 +326,21 @@ class AccessPolicy:
         """
         relative: str | None = path
         if self._base is not None:
-            relative = self._base.strip(path, case_sensitive=self.case_sensitive)
+            relative = self._base.strip(path, case_sensitive=self._case_sensitive)
         if relative is None:
             detail = (
                 f"path {_show(path)} is under none of the API bases "
-                f"{list(self.api_base)!r}"
+                f"{list(self._api_base)!r}"
             )
             return path, None, detail
         endpoint = self._matcher.match(relative)
         if endpoint is None:
             detail = (
                 f"path {_show(relative)} is under no endpoint of scope "
-                f"{self.scope.name!r}"
+                f"{self._scope.name!r}"
             )
             return path, None, detail
-        covers = f"{endpoint!r} of scope {self.scope.name!r} covers {_show(relative)}"
+        covers = f"{endpoint!r} of scope {self._scope.name!r} covers {_show(relative)}"
         return path, endpoint, covers
 
     def _judge(
@@ -245,11 +371,19 @@ class AccessPolicy:
         )
 
 
-def _remember(table: dict[str, _T], key: str, value: _T) -> None:
+def _remember(table: dict[str, _T], key: str, value: _T, size: int) -> None:
     """Keep ``value`` for ``key``, emptying the table first when it is full."""
-    if len(table) >= _RECENT:
+    if len(table) >= size:
         table.clear()
     table[key] = value
+
+
+def _check_count(name: str, value: object, *, least: int) -> None:
+    """Refuse an option that is not an int of at least ``least``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise PolicyTypeError(
+            f"{name} must be an int of at least {least}, got {value!r}"
+        )
 
 
 def _is_method(method: object) -> bool:

@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from policy._allowlist import IPAllowlist
-from policy._errors import Diagnostic, PolicyError, PolicyFileError, echo
+from policy._errors import (
+    Diagnostic,
+    PolicyError,
+    PolicyFileError,
+    PolicyTypeError,
+    echo,
+)
+from policy._files import read_source
 from policy._policy import AccessPolicy
 from policy._scope import Scope
 
@@ -59,11 +66,13 @@ _TOML_POSITION: Final = re.compile(
 _Locator = Callable[[int], tuple[int, int]]
 
 
-def load_policy(path: str | Path) -> AccessPolicy:
+def load_policy(path: str | Path, *, cache_size: int = 0) -> AccessPolicy:
     """Read and validate a policy file.
 
     Args:
         path: The TOML file.
+        cache_size: The policy's tables of recent verdicts (see
+            :class:`AccessPolicy`); 0, the default, keeps none.
 
     Returns:
         The policy, ready to :meth:`~AccessPolicy.check` requests.
@@ -73,22 +82,17 @@ def load_policy(path: str | Path) -> AccessPolicy:
             unknown key or a value of the wrong type, or its allowlist,
             endpoints or API bases do not parse.  ``diagnostics`` lists every
             problem found, each with file, line and column.
+        PolicyTypeError: ``cache_size`` is not an int of at least 0.
     """
-    source = str(path)
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(MAX_POLICY_BYTES + 1)
-    except OSError as error:
-        raise _file_error(
-            source,
-            1,
-            1,
-            "",
-            f"cannot read {source}: {error.strerror or error}",
-            "unreadable",
-        ) from None
-    # One byte past the limit is enough for read_document to refuse it.
-    return loads_policy(data, source=source)
+    if (
+        isinstance(cache_size, bool)
+        or not isinstance(cache_size, int)
+        or cache_size < 0
+    ):
+        raise PolicyTypeError(
+            f"cache_size must be an int of at least 0, got {cache_size!r}"
+        )
+    return loads_policy(read_source(path, max_bytes=MAX_POLICY_BYTES), source=str(path))
 
 
 def loads_policy(data: str | bytes, *, source: str = "<policy>") -> AccessPolicy:
@@ -118,7 +122,7 @@ def read_document(
             1,
             1,
             "",
-            f"policy file must be at most {MAX_POLICY_BYTES} bytes, got more",
+            f"policy file must be at most {MAX_POLICY_BYTES} bytes, got {len(data)}",
             "too-large",
         )
     text = _decode(data, source)

@@ -20,11 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from policy._decision import Decision
 from policy._errors import PolicyError, PolicyTypeError
-from policy._policy import AccessPolicy
+from policy._policy import ADAPTER_CACHE_SIZE, AccessPolicy
 from policy._policyfile import load_policy
 
 __all__ = ["DEFAULT_CHECK_INTERVAL_SECONDS", "PolicyReloader"]
@@ -34,6 +35,10 @@ _log = logging.getLogger("policy.reload")
 # How often the file's metadata is looked at; one stat() a second costs
 # nothing and bounds how long an edit takes to apply.
 DEFAULT_CHECK_INTERVAL_SECONDS = 1.0
+
+# A server judges real traffic, which repeats clients and paths, so the
+# policies it loads keep tables of recent verdicts (see AccessPolicy).
+_load_for_serving = partial(load_policy, cache_size=ADAPTER_CACHE_SIZE)
 
 # What identifies one version of the file: any write or rename changes it.
 _Signature = tuple[int, int, int, int]
@@ -54,7 +59,8 @@ class PolicyReloader:
         path: The policy file.
         check_interval_seconds: Least time between two looks at the file;
             zero looks at every call.
-        loader: Reads and compiles the file (:func:`load_policy`).
+        loader: Reads and compiles the file; by default :func:`load_policy`
+            with a cache of ``ADAPTER_CACHE_SIZE`` recent verdicts.
         monotonic: The clock the interval is measured with.
 
     Raises:
@@ -68,7 +74,7 @@ class PolicyReloader:
         path: str | os.PathLike[str],
         *,
         check_interval_seconds: float = DEFAULT_CHECK_INTERVAL_SECONDS,
-        loader: Callable[[Path], AccessPolicy] = load_policy,
+        loader: Callable[[Path], AccessPolicy] = _load_for_serving,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not check_interval_seconds >= 0:

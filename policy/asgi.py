@@ -123,12 +123,14 @@ class PolicyMiddleware:
         client = scope.get("client")
         peer = client[0] if client else None
         method = scope.get("method", "GET") if kind == "http" else "GET"
+        client = self.trusted_proxies.resolve(peer, headers)
         decision = authorize(
             self.authorizer,
             read=read_token(headers),
-            ip=self.trusted_proxies.client_address(peer, headers),
+            ip=client.address,
             path=asgi_target(scope),
             method=method,
+            ip_refusal=client.refusal,
         )
 
         if decision.allowed:

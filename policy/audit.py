@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,7 +43,7 @@ from typing import Any, Final, Protocol, TextIO
 from policy._decision import Decision
 from policy._errors import PolicyTypeError
 from policy._http import Authorizer
-from policy.tokens._secrets import ACCESS_PREFIX, REFRESH_PREFIX
+from policy._redact import redact
 
 __all__ = ["FIELDS", "AuditLog", "AuditedAuthorizer", "audit_line", "audit_record"]
 
@@ -60,12 +59,6 @@ FIELDS: Final = (
     "method",
     "path",
     "detail",
-)
-
-# A token prefix and whatever token characters follow it.  One character
-# class under one plus, so matching is linear in the field's length.
-_SECRET_SHAPE: Final = re.compile(
-    f"({re.escape(ACCESS_PREFIX)}|{re.escape(REFRESH_PREFIX)})[A-Za-z0-9_-]+"
 )
 
 
@@ -85,7 +78,7 @@ def _rfc3339(at: datetime) -> str:
 def _redact(value: str | None) -> str | None:
     if value is None:
         return None
-    return _SECRET_SHAPE.sub(r"\1***", value)
+    return redact(value)
 
 
 def audit_record(decision: Decision, *, at: datetime) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from typing import Any, Final, Literal, Protocol
 from policy._decision import Decision, Reason
 from policy._errors import PolicyTypeError
 from policy._forwarded import TrustedProxies
-from policy._http import Authorizer, authorize, denial, read_token
+from policy._http import Authorizer, authorize, denial, explain_bad_ip, read_token
 from policy._reload import PolicyReloader
 from policy.asgi import asgi_headers, asgi_target
 from policy.tokens import IssuedToken, RenewalDenied, TokenError
@@ -183,7 +183,8 @@ class ForwardAuthApp:
     def decide(self, scope: Scope) -> Decision:
         """Decide the original request a gateway asks about."""
         headers = asgi_headers(scope)
-        ip = self.trusted_proxies.client_address(_peer(scope), headers)
+        client = self.trusted_proxies.resolve(_peer(scope), headers)
+        ip = client.address
         targets = _values(headers, _URI_HEADERS)
         methods = _values(headers, _METHOD_HEADERS)
         if not targets:
@@ -197,9 +198,14 @@ class ForwardAuthApp:
         if self.policy is not None:
             gate = self.policy.check(ip=ip, path=target, method=method)
             if not gate.allowed:
-                return gate
+                return explain_bad_ip(gate, client.refusal)
         return authorize(
-            self.service, read=read_token(headers), ip=ip, path=target, method=method
+            self.service,
+            read=read_token(headers),
+            ip=ip,
+            path=target,
+            method=method,
+            ip_refusal=client.refusal,
         )
 
     async def _check(self, scope: Scope, send: Send) -> None:

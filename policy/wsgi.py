@@ -113,12 +113,14 @@ class PolicyMiddleware:
     ) -> Iterable[bytes]:
         """Judge the request; call the app only when it is allowed."""
         headers = wsgi_headers(environ)
+        client = self.trusted_proxies.resolve(environ.get("REMOTE_ADDR"), headers)
         decision = authorize(
             self.authorizer,
             read=read_token(headers),
-            ip=self.trusted_proxies.client_address(environ.get("REMOTE_ADDR"), headers),
+            ip=client.address,
             path=wsgi_target(environ),
             method=str(environ.get("REQUEST_METHOD", "GET")),
+            ip_refusal=client.refusal,
         )
         if decision.allowed:
             environ[DECISION_KEY] = decision

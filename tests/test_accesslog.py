@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from policy._accesslog import MAX_LOG_LINE, LogRequest, Malformed, read_requests
+from policy._errors import PolicyTypeError
 
 ROOT = Path(__file__).resolve().parent.parent
 COMBINED = (
@@ -82,3 +83,34 @@ def test_the_shipped_log_reads_completely() -> None:
     assert len(records) == 10_000
     assert len(requests) == 10_000
     assert len({r.ip for r in requests}) == 1_753
+
+
+def test_line_limit_at_the_limit_and_one_past() -> None:
+    line = '192.0.2.1 - - [17/May/2015:10:05:03 +0000] "GET /plan HTTP/1.1" 200 1'
+    limit = len(line)
+    assert list(read_requests([line], max_line_length=limit)) == [
+        LogRequest(1, "192.0.2.1", "GET", "/plan")
+    ]
+    assert list(read_requests([line + " "], max_line_length=limit)) == [
+        Malformed(1, f"line longer than {limit} characters")
+    ]
+
+
+def test_default_line_limit_at_the_limit_and_one_past() -> None:
+    head = '192.0.2.1 - - [17/May/2015:10:05:03 +0000] "GET /'
+    tail = ' HTTP/1.1" 200 1'
+    line = head + "a" * (MAX_LOG_LINE - len(head) - len(tail)) + tail
+    (found,) = read_requests([line])
+    assert isinstance(found, LogRequest)
+    assert list(read_requests([line + "\n"])) == [
+        Malformed(1, "line longer than 65536 characters")
+    ]
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, "80", None])
+def test_line_limit_must_be_a_positive_int(value: object) -> None:
+    with pytest.raises(PolicyTypeError) as caught:
+        read_requests([], max_line_length=value)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        f"max_line_length must be an int of at least 1, got {value!r}"
+    )

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from policy import AccessPolicy
+from policy._policy import ADAPTER_CACHE_SIZE
 from policy.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +165,20 @@ def test_replay_against_prints_the_flips(
     assert flips["denied_to_allowed"] > 0
     assert main(args) == 0
     assert f"against {new}: " in capsys.readouterr().out
+
+
+def test_replay_turns_the_cache_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sizes: list[int] = []
+    original = AccessPolicy.with_cache
+
+    def spy(self: AccessPolicy, cache_size: int) -> AccessPolicy:
+        sizes.append(cache_size)
+        return original(self, cache_size)
+
+    monkeypatch.setattr(AccessPolicy, "with_cache", spy)
+    args = ["replay", "--policy", str(PLAN), "--against", str(PLAN), str(LOG)]
+    assert main([*args, "--no-progress"]) == 0
+    assert sizes == [ADAPTER_CACHE_SIZE, ADAPTER_CACHE_SIZE]
+    assert "requests" in capsys.readouterr().out

@@ -36,7 +36,12 @@ HANDED = Path("/work/shared/cases/handed.json")
         ("/a%25b", "/a%25b"),
         ("/a%25", "/a%25"),
         ("/.well-known/x", "/.well-known/x"),
-        ("/a.b/...", "/a.b/..."),
+        ("/a.b/x.", "/a.b/x."),
+        ("/Client.", "/Client."),
+        ("/.x./..x", "/.x./..x"),
+        # Non-ASCII that normalises to letters only: kept (it never equals
+        # an ASCII endpoint, so it fails closed).
+        ("/%ef%bc%a1", "/%EF%BC%A1"),
         ("/V4/ServerGroup", "/V4/ServerGroup"),
         ("/x:y@z!$&'()*+,=", "/x:y@z!$&'()*+,="),
     ],
@@ -70,6 +75,28 @@ def test_canonical_forms(raw: str, expected: str) -> None:
         ("/plan/%2E", "dot-segment", 7),
         ("/plan//../x", "dot-segment", 8),
         ("/..", "dot-segment", 2),
+        ("/plan/...", "dot-segment", 7),
+        ("/plan/..../x", "dot-segment", 7),
+        ("/plan/%2e%2e%2e/x", "dot-segment", 7),
+        ("/plan/.%2E./x", "dot-segment", 7),
+        ("/.....", "dot-segment", 2),
+        ("/plan/%EF%BC%8F..%EF%BC%8FClient", "confusable-character", 7),
+        ("/a%EF%BC%8Eb", "confusable-character", 3),
+        ("/a%ef%b9%a8", "confusable-character", 3),
+        ("/a%EF%BC%BC", "confusable-character", 3),
+        ("/a%E2%88%95", "confusable-character", 3),
+        ("/a%E2%81%84", "confusable-character", 3),
+        ("/a%C2%A5", "confusable-character", 3),
+        ("/a%E2%82%A9", "confusable-character", 3),
+        ("/a%EF%BC%9B", "confusable-character", 3),
+        ("/a%EF%BC%85", "confusable-character", 3),
+        ("/a%E2%80%A4", "confusable-character", 3),
+        ("/a%E2%80%A5", "confusable-character", 3),
+        ("/%C3%A9%EF%BC%8F", "confusable-character", 8),
+        ("/a%C2%85", "control-character", 3),
+        ("/a%C2%9f", "control-character", 3),
+        ("/a%u002f", "bad-escape", 3),
+        ("/a%U002F", "bad-escape", 3),
         ("/plan;jsessionid=1", "path-parameter", 6),
         ("/plan/..;/Client", "path-parameter", 9),
         ("/plan%3bx", "path-parameter", 6),
@@ -110,12 +137,108 @@ def test_error_wording_and_family() -> None:
     with pytest.raises(PathError) as caught:
         canonical_path("/plan/%2e%2E/Client")
     assert str(caught.value) == (
-        "<path>:1:7: error dot-segment path must not contain a '.' or '..' "
-        "segment in any spelling, got '/plan/%2e%2E/Client'"
+        "<path>:1:7: error dot-segment path must not contain a segment made only "
+        "of dots ('.', '..', '...') in any spelling, got '/plan/%2e%2E/Client'"
     )
     assert isinstance(caught.value, PolicyError)
     assert isinstance(caught.value, ValueError)
     assert caught.value.diagnostics[0].text == "%2e%2E"
+
+
+_CONFUSABLE = (
+    "which Windows best-fit mapping or Unicode normalisation turns into "
+    "'/', '\\', '.', ';', '%' or a control character"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "path must not be empty, got ''"),
+        ("plan", "path must start with '/', got 'plan'"),
+        (
+            "http://h/x",
+            "path must be origin-form, starting with '/', got a full URL 'http://h/x'",
+        ),
+        (
+            "/a b",
+            "path must not contain raw whitespace (encode a space as %20), got '/a b'",
+        ),
+        (
+            "/caf\u00e9",
+            "path must be ASCII (percent-encode U+00E9 as UTF-8 bytes), "
+            "got '/caf\u00e9'",
+        ),
+        (
+            "/a|b",
+            "path must hold only RFC 3986 path characters (encode '|' as %7C), "
+            "got '/a|b'",
+        ),
+        (
+            "/a\\b",
+            "path must not contain '\\', which some servers treat as '/', "
+            "got '/a\\\\b'",
+        ),
+        (
+            "/a;b",
+            "path must not contain ';' path parameters, raw or %3B (servers such "
+            "as Tomcat strip them before routing), got '/a;b'",
+        ),
+        (
+            "/a%u002f",
+            "a '%' in a path must be followed by two hex digits, got '/a%u002f'",
+        ),
+        (
+            "/a%2fb",
+            "path must not contain an encoded '/' or '\\' (%2F, %5C: servers "
+            "disagree on whether it separates segments), got '/a%2fb'",
+        ),
+        (
+            "/a%0A",
+            "path must not contain a control character, raw or encoded, got '/a%0A'",
+        ),
+        ("/%ff", "percent-encoded bytes must be valid UTF-8, got '/%ff'"),
+        (
+            "/a%252F",
+            "path must not be percent-encoded twice ('%25' followed by two hex "
+            "digits), got '/a%252F'",
+        ),
+        (
+            "/plan/...",
+            "path must not contain a segment made only of dots ('.', '..', '...') "
+            "in any spelling, got '/plan/...'",
+        ),
+        (
+            "/a%EF%BC%8Fb",
+            f"path must not contain U+FF0F, {_CONFUSABLE}, got '/a%EF%BC%8Fb'",
+        ),
+    ],
+)
+def test_each_refusal_reads_what_rule_got(raw: str, message: str) -> None:
+    with pytest.raises(PathError) as caught:
+        canonical_path(raw)
+    found = caught.value.diagnostics[0]
+    assert found.message == message
+    assert found.message.count(", got ") == 1
+
+
+def test_too_long_message_says_got_once() -> None:
+    with pytest.raises(PathError) as caught:
+        canonical_path("/" + "a" * 20, max_length=10)
+    found = caught.value.diagnostics[0]
+    assert found.message == "path must be at most 10 characters, got 21 characters"
+    assert (found.column, found.text) == (11, "a" * 11)
+
+
+def test_path_limit_at_the_limit_and_one_past() -> None:
+    # Both the plain fast path and the full walk count the whole target.
+    assert canonical_path("/" + "a" * 9, max_length=10) == "/" + "a" * 9
+    assert canonical_path("/a/%41?x=1", max_length=10) == "/a/A"
+    for raw in ("/" + "a" * 10, "/a/%41?x=12"):
+        with pytest.raises(PathError) as caught:
+            canonical_path(raw, max_length=10)
+        assert caught.value.code == "path-too-long"
+        assert caught.value.diagnostics[0].column == 11
 
 
 def test_long_input_is_echoed_cut() -> None:
@@ -203,6 +326,11 @@ _DANGER = st.sampled_from(
         ";",
         "%3B",
         "%252F",
+        "/...",
+        "%EF%BC%8F",
+        "%EF%BC%8E",
+        "%EF%BC%BC",
+        "%C2%85",
     ]
 )
 _SAFE = st.text(alphabet=string.ascii_letters + string.digits + "-_~", max_size=8)

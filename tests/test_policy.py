@@ -5,8 +5,11 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy import AccessPolicy, IPAllowlist, PolicyTypeError, Reason, Scope
+from policy._paths import DEFAULT_MAX_PATH_LENGTH
 
 ALLOWLIST = IPAllowlist.parse(["192.0.2.0/24", "2001:db8::/32"])
 POLICY = AccessPolicy(
@@ -124,46 +127,229 @@ def test_misuse_is_a_type_error(kwargs: dict[str, object], message: str) -> None
 def test_repr_names_the_parts() -> None:
     assert repr(AccessPolicy(scope=Scope.all())) == (
         "<AccessPolicy scope='All' allowlist=any address api_base=[] "
-        "case_sensitive=False>"
+        "case_sensitive=False cache_size=0>"
     )
+    assert repr(AccessPolicy(scope=Scope.all(), cache_size=16)).endswith(
+        "cache_size=16>"
+    )
+
+
+@pytest.mark.parametrize("name", ["cache_size", "max_path_length"])
+@pytest.mark.parametrize("value", [-1, True, 1.5, "8", None])
+def test_counts_must_be_ints_in_range(name: str, value: object) -> None:
+    least = 0 if name == "cache_size" else 1
+    message = f"{name} must be an int of at least {least}, got {value!r}"
+    with pytest.raises(PolicyTypeError) as caught:
+        AccessPolicy(scope=Scope.all(), **{name: value})  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_max_path_length_zero_is_refused() -> None:
+    with pytest.raises(PolicyTypeError) as caught:
+        AccessPolicy(scope=Scope.all(), max_path_length=0)
+    assert str(caught.value) == "max_path_length must be an int of at least 1, got 0"
+
+
+# --- Path length limit ------------------------------------------------------------
+
+
+def test_max_path_length_at_the_limit_and_one_past() -> None:
+    policy = AccessPolicy(scope=Scope.all(), max_path_length=10)
+    assert policy.max_path_length == 10
+    at_limit = policy.check(ip="192.0.2.1", path="/" + "a" * 9)
+    assert at_limit.allowed
+    assert at_limit.path == "/aaaaaaaaa"
+    past = policy.check(ip="192.0.2.1", path="/" + "a" * 10)
+    assert past.reason is Reason.BAD_PATH
+    assert past.path is None
+    assert past.detail == "path must be at most 10 characters, got 11 characters"
+
+
+def test_max_path_length_defaults_to_the_canonicaliser_limit() -> None:
+    policy = AccessPolicy(scope=Scope.all())
+    assert policy.max_path_length == DEFAULT_MAX_PATH_LENGTH
+    assert policy.check(ip="192.0.2.1", path="/" + "a" * 8191).allowed
+    refused = policy.check(ip="192.0.2.1", path="/" + "a" * 8192)
+    assert refused.detail == (
+        "path must be at most 8192 characters, got 8193 characters"
+    )
+
+
+# --- Immutability ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "scope",
+        "allowlist",
+        "api_base",
+        "case_sensitive",
+        "max_path_length",
+        "cache_size",
+        "_matcher",
+        "_clients",
+        "unknown",
+    ],
+)
+def test_attributes_cannot_be_assigned_or_deleted(name: str) -> None:
+    policy = AccessPolicy(
+        scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST, cache_size=8
+    )
+    with pytest.raises(PolicyTypeError) as assigned:
+        setattr(policy, name, None)
+    assert str(assigned.value) == (
+        f"AccessPolicy is immutable, got an assignment to {name!r};"
+        " build a new policy instead"
+    )
+    with pytest.raises(PolicyTypeError) as deleted:
+        delattr(policy, name)
+    assert str(deleted.value) == (
+        f"AccessPolicy is immutable, got a deletion of {name!r};"
+        " build a new policy instead"
+    )
+
+
+def test_a_refused_assignment_changes_no_decision() -> None:
+    policy = AccessPolicy(scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST)
+    with pytest.raises(PolicyTypeError):
+        policy.scope = Scope.all()  # type: ignore[misc]
+    with pytest.raises(PolicyTypeError):
+        policy.allowlist = None  # type: ignore[misc]
+    assert policy.scope == Scope.custom(["/plan"])
+    assert policy.allowlist is ALLOWLIST
+    assert policy.check(ip="192.0.2.7", path="/Client").reason is Reason.OUT_OF_SCOPE
+    denied = policy.check(ip="198.51.100.1", path="/plan")
+    assert denied.reason is Reason.IP_NOT_ALLOWED
 
 
 # --- Tables of recent clients and paths -----------------------------------------
 
 
-def test_repeated_checks_give_equal_decisions() -> None:
+def test_the_cache_is_off_by_default() -> None:
+    policy = AccessPolicy(scope=Scope.all())
+    assert policy.cache_size == 0
+    policy.check(ip="192.0.2.7", path="/plan")
+    assert policy._clients is None
+    assert policy._routes is None
+
+
+def test_with_cache_shares_the_rules_and_keeps_the_original() -> None:
     policy = AccessPolicy(
+        scope=Scope.custom(["/plan"]),
+        allowlist=ALLOWLIST,
+        api_base=["/api"],
+        case_sensitive=True,
+        max_path_length=64,
+    )
+    cached = policy.with_cache(32)
+    assert cached is not policy
+    assert (policy.cache_size, cached.cache_size) == (0, 32)
+    assert cached.scope is policy.scope
+    assert cached.allowlist is policy.allowlist
+    assert cached.api_base == ("/api",)
+    assert cached.case_sensitive is True
+    assert cached.max_path_length == 64
+    assert cached.check(ip="192.0.2.7", path="/api/plan").allowed
+    assert cached.check(ip="192.0.2.7", path="/api/PLAN").reason is Reason.OUT_OF_SCOPE
+    assert policy._clients is None
+    assert cached.with_cache(0)._clients is None
+    with pytest.raises(PolicyTypeError) as caught:
+        policy.with_cache(-1)
+    assert str(caught.value) == "cache_size must be an int of at least 0, got -1"
+
+
+def test_cache_tables_are_bounded() -> None:
+    policy = AccessPolicy(scope=Scope.all(), allowlist=ALLOWLIST, cache_size=3)
+    for n in range(10):
+        assert policy.check(ip=f"192.0.2.{n}", path=f"/p{n}").allowed
+    assert policy._clients is not None
+    assert policy._routes is not None
+    # Emptied when full: after 10 inserts into a table of 3, one is left.
+    assert list(policy._clients) == ["192.0.2.9"]
+    assert list(policy._routes) == ["/p9"]
+
+
+class _Spoof(str):
+    """A str that hashes and compares like another: must not read a table."""
+
+    def __hash__(self) -> int:
+        return hash("192.0.2.7")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+def test_str_subclasses_bypass_the_tables() -> None:
+    policy = AccessPolicy(scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST)
+    policy = policy.with_cache(8)
+    assert policy.check(ip="192.0.2.7", path="/plan").allowed
+    spoofed = policy.check(ip=_Spoof("198.51.100.1"), path=_Spoof("/Client"))
+    assert spoofed.reason is Reason.IP_NOT_ALLOWED
+    assert spoofed.ip == "198.51.100.1"
+    assert policy.check(ip="192.0.2.7", path=_Spoof("/Client")).reason is (
+        Reason.OUT_OF_SCOPE
+    )
+
+
+_IPS = st.one_of(
+    st.sampled_from(
+        [
+            "192.0.2.7",
+            "192.0.2.255",
+            "198.51.100.1",
+            "2001:db8::1",
+            "2001:DB8::1",
+            "::ffff:192.0.2.7",
+            "::ffff:198.51.100.1",
+            "192.0.2.07",
+            "192.0.2.7 ",
+            "",
+            "x",
+        ]
+    ),
+    st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
+    st.builds(ipaddress.IPv4Address, st.integers(0, 2**32 - 1)),
+)
+_PATHS = st.one_of(
+    st.sampled_from(
+        [
+            "/api/plan",
+            "/api/plan/7?x=1",
+            "/API/Plan/7",
+            "/api/planet",
+            "/api/Client",
+            "/api/plan/../Client",
+            "/api/plan%2FClient",
+            "/api/plan/...",
+            "//api//plan//",
+            "/elsewhere",
+            "plan",
+            "",
+        ]
+    ),
+    st.text(alphabet="/ap%2e.lnC;?", max_size=12),
+)
+
+
+@settings(max_examples=250)
+@given(
+    requests=st.lists(
+        st.tuples(_IPS, _PATHS, st.sampled_from(["GET", "POST", "get", "B AD"])),
+        max_size=40,
+    ),
+    size=st.integers(1, 5),
+)
+def test_cached_decisions_equal_uncached(
+    requests: list[tuple[object, str, str]], size: int
+) -> None:
+    uncached = AccessPolicy(
         scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST, api_base=["/api"]
     )
-    requests = [
-        ("192.0.2.7", "/api/plan/7"),
-        ("192.0.2.7", "/api/Client"),
-        ("198.51.100.1", "/api/plan"),
-        ("192.0.2.7", "/elsewhere"),
-        ("2001:db8::1", "/api/plan?x=1"),
-    ]
-    first = [policy.check(ip=ip, path=path) for ip, path in requests]
-    fresh = [
-        AccessPolicy(
-            scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST, api_base=["/api"]
-        ).check(ip=ip, path=path)
-        for ip, path in requests
-    ]
-    again = [policy.check(ip=ip, path=path) for ip, path in requests]
-    assert first == fresh == again
-    assert [d.reason for d in again] == [
-        Reason.ALLOWED,
-        Reason.OUT_OF_SCOPE,
-        Reason.IP_NOT_ALLOWED,
-        Reason.OUT_OF_SCOPE,
-        Reason.ALLOWED,
-    ]
-
-
-def test_changing_a_rule_forgets_recent_verdicts() -> None:
-    policy = AccessPolicy(scope=Scope.custom(["/plan"]), allowlist=ALLOWLIST)
-    assert policy.check(ip="203.0.113.5", path="/plan").reason is Reason.IP_NOT_ALLOWED
-    policy.allowlist = IPAllowlist.parse(["203.0.113.0/24"])
-    assert policy.check(ip="203.0.113.5", path="/plan").allowed
-    policy.allowlist = None
-    assert policy.check(ip="198.51.100.1", path="/plan").allowed
+    cached = uncached.with_cache(size)
+    # Twice over: the second pass reads what the first one remembered (as
+    # far as the small tables kept it).
+    for _ in range(2):
+        for ip, path, method in requests:
+            expected = uncached.check(ip=ip, path=path, method=method)
+            assert cached.check(ip=ip, path=path, method=method) == expected

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policy import PolicyFileError, load_policy
+from policy import PolicyFileError, PolicyTypeError, load_policy
 from policy._policyfile import loads_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,3 +130,16 @@ def test_error_message_names_the_file(tmp_path: Path) -> None:
 def test_shipped_examples_load(name: str) -> None:
     policy = load_policy(ROOT / "examples" / name)
     assert policy.allowlist is not None
+
+
+def test_load_policy_cache_size(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('scope = "all"\n', encoding="utf-8")
+    assert load_policy(path).cache_size == 0
+    cached = load_policy(path, cache_size=64)
+    assert cached.cache_size == 64
+    assert cached.check(ip="192.0.2.1", path="/x").allowed
+    # Checked before the file is read: a missing file is not the complaint.
+    with pytest.raises(PolicyTypeError) as caught:
+        load_policy(tmp_path / "missing.toml", cache_size=-1)
+    assert str(caught.value) == "cache_size must be an int of at least 0, got -1"

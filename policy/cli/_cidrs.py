@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from policy._allowlist import IPAllowlist
 from policy._errors import PolicyError
+from policy._files import read_allowlist_file
 from policy._policyfile import load_policy
-from policy.cli._common import EXIT_UNUSABLE, EXIT_YES, Subparsers, fail
+from policy.cli._common import EXIT_UNUSABLE, EXIT_YES, Subparsers
 
 __all__ = ["register", "run"]
 
@@ -39,14 +39,11 @@ def run(args: argparse.Namespace) -> int:
         if path.suffix == ".toml":
             allowlist = load_policy(path).allowlist
         else:
-            text = path.read_text(encoding="utf-8-sig")
-            allowlist = IPAllowlist.parse(text, source=str(path))
+            allowlist = read_allowlist_file(path)
     except PolicyError as error:
         for diagnostic in error.diagnostics:
             print(diagnostic.format(), file=sys.stderr)
         return EXIT_UNUSABLE
-    except (OSError, UnicodeDecodeError) as error:
-        return fail(f"cannot read {path}: {getattr(error, 'strerror', error)}")
 
     if allowlist is None:
         print(f"policy: {path} has no allowlist: every address", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import IO, Final
 
 from policy._accesslog import LogRequest, read_requests
 from policy._decision import Decision
+from policy._policy import ADAPTER_CACHE_SIZE
 from policy._replay import (
     FlipSummary,
     HeavyHitters,
@@ -79,11 +80,14 @@ def run(args: argparse.Namespace) -> int:
     policy = load_or_fail(args.policy)
     if policy is None:
         return EXIT_UNUSABLE
+    # A log is real traffic, which repeats clients and paths: remember them.
+    policy = policy.with_cache(ADAPTER_CACHE_SIZE)
     candidate = None
     if args.against is not None:
         candidate = load_or_fail(args.against)
         if candidate is None:
             return EXIT_UNUSABLE
+        candidate = candidate.with_cache(ADAPTER_CACHE_SIZE)
 
     flips: FlipSummary | None = None
     with ExitStack() as stack:

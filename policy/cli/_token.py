@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from policy._errors import PolicyError, echo
+from policy._files import read_allowlist_file
 from policy.cli._common import EXIT_NO, EXIT_YES, Subparsers, fail
 from policy.tokens import (
     FOREVER,
@@ -135,8 +136,20 @@ def _register_authorize(subparsers: Subparsers) -> None:
 # -- running -------------------------------------------------------------------
 
 
-def _service(args: argparse.Namespace) -> TokenService:
-    return TokenService(SQLiteStore(args.db or default_db()))
+def _service(args: argparse.Namespace, *, create: bool = False) -> TokenService:
+    """The service over the store; only ``create`` may start a new store.
+
+    Every other command reads or changes tokens that must already exist, so
+    a mistyped ``--db`` is an error rather than a fresh empty store (which
+    would then answer ``unknown_token`` and hide the typo).
+    """
+    path = Path(args.db or default_db())
+    if not create and not (path.is_file() and path.stat().st_size > 0):
+        raise PolicyError(
+            f"no token store at {path}: create a token first with "
+            "'policy token create', or point --db or POLICY_TOKENS_DB at the store"
+        )
+    return TokenService(SQLiteStore(path))
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -167,8 +180,8 @@ def _create(args: argparse.Namespace) -> int:
         )
         allowlist = None
         if args.allowlist is not None:
-            allowlist = args.allowlist.read_text(encoding="utf-8")
-        issued = _service(args).create(
+            allowlist = read_allowlist_file(args.allowlist)
+        issued = _service(args, create=True).create(
             user=args.user,
             name=args.name,
             scope=args.scope,
@@ -177,8 +190,10 @@ def _create(args: argparse.Namespace) -> int:
             renewable_until=until,
             expires_at=expires,
         )
-    except (PolicyError, OSError) as error:
+    except PolicyError as error:
         return fail(str(error))
+    except OSError as error:
+        return fail(f"cannot read {error.filename}: {error.strerror}")
     _emit(_issued(issued))
     return EXIT_YES
 

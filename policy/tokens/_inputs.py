@@ -7,6 +7,7 @@ from typing import Literal
 
 from policy._allowlist import IPAllowlist
 from policy._errors import PolicyTypeError, echo
+from policy._redact import redact
 from policy._scope import Scope
 from policy.tokens._errors import TokenError, TokenPermissionError, token_error
 from policy.tokens._lifetimes import SCOPE_IDS, ScopeId
@@ -57,7 +58,17 @@ def label(kind: str, value: object) -> str:
             message=f"{kind} must be 1 to {MAX_LABEL} printable characters, "
             f"not only spaces, got {echo(repr(value))}",
             source=kind,
-            text=value,
+            text=redact(value),
+        )
+    if redact(value) != value:
+        # A secret pasted as a name would be stored in clear and shown by
+        # every listing: refuse it, without echoing it.
+        raise token_error(
+            TokenError,
+            code=f"secret-in-{kind}",
+            message=f"{kind} must not contain a token secret, got {echo(repr(value))}",
+            source=kind,
+            text=redact(value),
         )
     return value
 

@@ -21,6 +21,8 @@ import secrets
 import zlib
 from typing import Literal
 
+from policy._redact import ACCESS_PREFIX, REFRESH_PREFIX
+
 __all__ = [
     "ACCESS_PREFIX",
     "REFRESH_PREFIX",
@@ -35,8 +37,6 @@ __all__ = [
 ]
 
 SecretKind = Literal["access", "refresh"]
-ACCESS_PREFIX = "cvpat_"
-REFRESH_PREFIX = "cvprt_"
 _PREFIXES: dict[SecretKind, str] = {"access": ACCESS_PREFIX, "refresh": REFRESH_PREFIX}
 SECRET_BYTES = 32
 _BODY_CHARS = 43  # ceil(32 * 8 / 6), unpadded

@@ -509,7 +509,12 @@ class TokenService:
         try:
             return self._authorize(access_token, ip, path, method)
         except (TokenStoreError, PolicyTypeError) as error:
-            _log.debug("authorize could not decide: %s", type(error).__name__)
+            # Every request is refused until an operator repairs the store
+            # or the clock.  The type only: the message could quote a path.
+            _log.warning(
+                "authorize could not decide, request denied as unavailable: %s",
+                type(error).__name__,
+            )
             return deny(Reason.UNAVAILABLE, "the token store is unavailable")
 
     def _authorize(
@@ -545,12 +550,7 @@ class TokenService:
         if token.revoked:
             return revoked_decision(token)
         if pair.generation != token.generation:
-            return deny(
-                Reason.REVOKED,
-                f"this access token was replaced by renewal at "
-                f"{iso(pair.superseded_at)}",
-                token=token,
-            )
+            return self._replaced(token, pair)
         deadline = (
             renew_by(
                 self.rules,
@@ -584,6 +584,19 @@ class TokenService:
                 token=token,
             )
         return None
+
+    def _replaced(self, token: TokenRecord, pair: PairRecord) -> Decision:
+        """The denial of an access token whose pair a renewal superseded."""
+        # The pair may have been read just before a concurrent renewal and
+        # the token just after: read the pair again for its renewal time.
+        current = self.store.pair(token.token_id, pair.generation) or pair
+        at = current.superseded_at
+        when = "" if at is None else f" at {at.isoformat()}"
+        return deny(
+            Reason.REVOKED,
+            f"this access token was replaced by renewal{when}",
+            token=token,
+        )
 
     def _policy(self, token: TokenRecord) -> AccessPolicy:
         """The token's AccessPolicy, built once: scope and allowlist never change."""

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy._errors import AllowlistError, PolicyTypeError
-from policy._forwarded import TrustedProxies, client_address
+from policy._forwarded import (
+    ResolvedClient,
+    TrustedProxies,
+    client_address,
+    resolve_client,
+)
 
 PROXIES = TrustedProxies("127.0.0.1\n10.0.0.0/8\n2001:db8:ffff::/48")
 
@@ -226,3 +231,51 @@ def test_client_supplied_prefix_never_matters(
     # and their own; the answer is the client's address.
     headers = xff(*spoofed, ", ".join([client, *trusted_hops]))
     assert PROXIES.client_address("10.0.0.2", headers) == client
+
+
+# --- why no address: the refusal a decision's detail carries
+
+
+def test_resolve_names_the_size_limit() -> None:
+    small = TrustedProxies("10.0.0.0/8", max_header_bytes=20)
+    found = small.resolve("10.0.0.2", xff("203.0.113.9", "203.0.113.10"))
+    assert found == ResolvedClient(
+        None,
+        "forwarding headers must be at most 20 characters in all, got at least "
+        "23; the client address cannot be told",
+    )
+
+
+def test_resolve_tells_the_limit_from_a_malformed_header() -> None:
+    malformed = PROXIES.resolve("10.0.0.2", xff("unknown"))
+    assert malformed.address is None
+    assert malformed.refusal == (
+        "the X-Forwarded-For header must name the client by one IP address in "
+        "each hop read, got a hop that does not (unknown, obfuscated or "
+        "malformed); the client address cannot be told"
+    )
+    unparsed = PROXIES.resolve("10.0.0.2", fwd("for"))
+    assert unparsed.refusal is not None
+    assert unparsed.refusal.startswith("the Forwarded header must name")
+    both = PROXIES.resolve("10.0.0.2", xff("203.0.113.9") + fwd("for=203.0.113.9"))
+    assert both.refusal == (
+        "X-Forwarded-For and Forwarded must not both be present when either may "
+        "be read, got both; the client address cannot be told"
+    )
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "expected"),
+    [
+        ("10.0.0.2", [("X-Forwarded-For", "203.0.113.9")], "203.0.113.9"),
+        ("10.0.0.2", [], "10.0.0.2"),
+        ("192.0.2.1", [("X-Forwarded-For", "unknown")], "192.0.2.1"),
+        ("not an address", [], None),
+        (None, [], None),
+    ],
+)
+def test_resolve_has_no_refusal_when_the_headers_are_not_at_fault(
+    peer: object, headers: list[tuple[str, str]], expected: str | None
+) -> None:
+    assert resolve_client(peer, headers, trusted=PROXIES) == ResolvedClient(expected)
+    assert PROXIES.client_address(peer, headers) == expected

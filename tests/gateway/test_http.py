@@ -62,7 +62,13 @@ def test_denial_of_a_token_carries_the_challenge() -> None:
             [("Authorization", "Bearer a"), ("Authtoken", "Bearer b")],
             TokenRead(None, True),
         ),
-        ([("Authorization", "Bearer " + "a" * 5000)], TokenRead("a" * 4090)),
+        ([("Authorization", "Bearer " + "a" * 4089)], TokenRead("a" * 4089)),
+        ([("Authorization", "Bearer " + "a" * 4090)], TokenRead(None, too_long=True)),
+        ([("Authtoken", "a" * 4097)], TokenRead(None, too_long=True)),
+        (
+            [("Authorization", "Bearer a"), ("Authtoken", "b" * 4097)],
+            TokenRead(None, too_long=True),
+        ),
         ([("Cookie", "token=cvpat_x")], TokenRead(None)),
     ],
 )
@@ -71,8 +77,12 @@ def test_read_token(headers: list[tuple[str, str]], expected: TokenRead) -> None
 
 
 def test_token_read_repr_hides_the_token() -> None:
-    assert repr(TokenRead("cvpat_secret")) == "TokenRead(token='***', conflict=False)"
-    assert repr(TokenRead(None)) == "TokenRead(token=None, conflict=False)"
+    assert repr(TokenRead("cvpat_secret")) == (
+        "TokenRead(token='***', conflict=False, too_long=False)"
+    )
+    assert repr(TokenRead(None)) == (
+        "TokenRead(token=None, conflict=False, too_long=False)"
+    )
 
 
 def test_adapters_import_without_web_frameworks() -> None:

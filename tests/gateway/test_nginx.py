@@ -9,53 +9,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from policy.tokens import FakeClock, IssuedToken, SQLiteStore, TokenService
 
-_TEMPLATE = Path(__file__).parent / "nginx" / "nginx.conf.template"
 _BASE = "/commandcenter/api"
-
-
-def _nginx_binary() -> str | None:
-    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-
-
-pytestmark = pytest.mark.skipif(
-    _nginx_binary() is None,
-    reason="the nginx binary is not installed (apt-get install -y nginx)",
-)
-
-
-class _Upstream(BaseHTTPRequestHandler):
-    """The protected app: answers 200 and records every request it gets."""
-
-    seen: ClassVar[list[str]] = []
-
-    def _answer(self) -> None:
-        self.seen.append(self.path)
-        body = json.dumps({"upstream": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
 
 
 @dataclass
@@ -63,17 +26,6 @@ class Gateway:
     port: int
     tokens: dict[str, IssuedToken]
     seen: list[str]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
 
 
 def _create_tokens(db: Path) -> dict[str, IssuedToken]:
@@ -93,51 +45,14 @@ def _create_tokens(db: Path) -> dict[str, IssuedToken]:
     }
 
 
-def _start_nginx(prefix: Path, port: int, auth_port: int, upstream: int) -> Any:
-    config = (
-        _TEMPLATE.read_text()
-        .replace("@PREFIX@", str(prefix))
-        .replace("@NGINX_PORT@", str(port))
-        .replace("@AUTH_PORT@", str(auth_port))
-        .replace("@UPSTREAM_PORT@", str(upstream))
-    )
-    conf = prefix / "nginx.conf"
-    conf.write_text(config)
-    binary = _nginx_binary()
-    assert binary is not None
-    argv = [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]
-    check = subprocess.run(
-        [*argv, "-t"], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert check.returncode == 0, check.stderr
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_for_port(port: int, process: Any, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited:\n{log.read_text()[-2000:]}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            connection.request("GET", "/")
-            connection.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.05)
-        finally:
-            connection.close()
-    pytest.fail(f"nginx did not listen in 20 s:\n{log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
     serve_module: Any,
-    upstream: int,
-    ports: Callable[[], int],
-) -> Iterator[Gateway]:
-    directory = tmp_path_factory.mktemp("nginx")
+    upstream: Any,
+    nginx: Any,
+) -> Gateway:
+    directory = tmp_path_factory.mktemp("gateway")
     db = directory / "tokens.db"
     tokens = _create_tokens(db)
     auth_port = serve_module(
@@ -149,18 +64,8 @@ def gateway(
         "--bad-request-status",
         "403",
     )
-    port = ports()
-    nginx = _start_nginx(directory, port, auth_port, upstream)
-    try:
-        _wait_for_port(port, nginx, directory / "error.log")
-        yield Gateway(port, tokens, _Upstream.seen)
-    finally:
-        nginx.terminate()
-        try:
-            nginx.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait(timeout=10)
+    port = nginx(auth_port=auth_port, upstream_port=upstream.port)
+    return Gateway(port, tokens, upstream.seen)
 
 
 @dataclass

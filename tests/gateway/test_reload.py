@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from policy._errors import PolicyFileError, PolicyTypeError
+from policy._policy import ADAPTER_CACHE_SIZE
 from policy._reload import PolicyReloader
 
 ONE = 'scope = "custom"\nendpoints = ["/one"]\nip_allowlist = ["192.0.2.1"]\n'
@@ -173,3 +174,11 @@ def test_concurrent_reload_does_not_wait(policy_file: Path) -> None:
     with reloader._lock:  # another thread is loading
         assert reloader.reload() is False
     assert reloader.reload() is True
+
+
+def test_the_default_loader_turns_the_cache_on(policy_file: Path) -> None:
+    reloader = PolicyReloader(policy_file, check_interval_seconds=0)
+    assert reloader.policy.cache_size == ADAPTER_CACHE_SIZE
+    replace(policy_file, TWO)
+    assert reloader.reload() is True
+    assert reloader.policy.cache_size == ADAPTER_CACHE_SIZE

@@ -385,3 +385,52 @@ def test_websocket_is_refused(client: TestClient) -> None:
     with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws"):
         pass  # pragma: no cover - refused before this
     assert closed.value.code == 1008
+
+
+def test_forwarding_headers_over_the_limit_are_named_in_the_detail(
+    service: TokenService, issued: IssuedToken
+) -> None:
+    small = TrustedProxies("127.0.0.1", max_header_bytes=32)
+    app = ForwardAuthApp(service, trusted_proxies=small)
+    headers = {
+        "X-Original-URI": "/Client",
+        "Authorization": f"Bearer {issued.access_token}",
+        "X-Forwarded-For": "203.0.113.9, " * 4,
+    }
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/auth",
+        "client": GATEWAY,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    decision = app.decide(scope)
+    assert decision.reason.value == "bad_ip"
+    assert decision.detail == (
+        "forwarding headers must be at most 32 characters in all, got at least "
+        "52; the client address cannot be told"
+    )
+    response = client_for(app).get("/", headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"reason": "bad_ip"}
+
+
+def test_a_malformed_forwarding_header_is_told_apart_from_the_limit(
+    service: TokenService, issued: IssuedToken
+) -> None:
+    app = ForwardAuthApp(service, trusted_proxies=TrustedProxies("127.0.0.1"))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/auth",
+        "client": GATEWAY,
+        "headers": [
+            (b"x-original-uri", b"/Client"),
+            (b"authorization", f"Bearer {issued.access_token}".encode()),
+            (b"x-forwarded-for", b"unknown"),
+        ],
+    }
+    decision = app.decide(scope)
+    assert decision.reason.value == "bad_ip"
+    assert decision.detail.startswith("the X-Forwarded-For header must name")
+    assert "at most" not in decision.detail

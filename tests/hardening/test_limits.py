@@ -15,6 +15,7 @@ import policy._policyfile
 from policy import (
     AccessPolicy,
     AllowlistError,
+    Decision,
     IPAllowlist,
     PathError,
     PolicyFileError,
@@ -27,8 +28,9 @@ from policy import (
 )
 from policy._accesslog import MAX_LOG_LINE, LogRequest, Malformed, read_requests
 from policy._allowlist import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_LINE_LENGTH
+from policy._endpoints import parse_endpoints
 from policy._forwarded import DEFAULT_MAX_HEADER_BYTES, TrustedProxies
-from policy._http import read_token
+from policy._http import MAX_CREDENTIAL, authorize, denial, read_token
 from policy._paths import DEFAULT_MAX_PATH_LENGTH
 
 # --- allowlist: line length
@@ -147,12 +149,30 @@ def test_check_denies_an_overlong_path_as_bad_path() -> None:
     assert len(decision.detail) < 200
 
 
-def test_endpoint_length_is_limited_like_a_path() -> None:
+def test_endpoint_line_length_is_limited_before_parsing() -> None:
     with pytest.raises(ScopeError) as refused:
         Scope.custom(["/" + "a" * DEFAULT_MAX_PATH_LENGTH])
     (found,) = refused.value.diagnostics
+    assert found.code == "line-too-long"
+    assert found.message == "an endpoint line must be at most 1000 characters, got 8193"
+
+
+def test_endpoint_length_is_limited_like_a_path() -> None:
+    with pytest.raises(ScopeError) as refused:
+        parse_endpoints(["/" + "a" * DEFAULT_MAX_PATH_LENGTH], max_line_length=10_000)
+    (found,) = refused.value.diagnostics
     assert found.code == "path-too-long"
-    assert found.message.startswith("endpoint must be at most 8192 characters")
+    assert found.message == (
+        "endpoint must be at most 8192 characters, got 8193 characters"
+    )
+
+
+def test_endpoint_count_is_limited() -> None:
+    assert len(Scope.custom("/p\n" * 100_000).endpoints) == 100_000
+    with pytest.raises(ScopeError) as refused:
+        Scope.custom("/p\n" * 100_001)
+    (found,) = refused.value.diagnostics
+    assert (found.code, found.line) == ("too-many-endpoints", 100_001)
 
 
 def test_method_length_is_limited() -> None:
@@ -204,11 +224,43 @@ def test_forwarding_header_limit_option_is_checked(value: object, message: str) 
     assert str(refused.value) == message
 
 
-def test_credential_header_is_read_only_to_its_limit() -> None:
-    # A token is under 70 characters; a 1 MB header is cut before splitting.
-    read = read_token([("Authorization", "Bearer " + "a" * 1_000_000)])
-    assert read.token is not None
-    assert len(read.token) == 4096 + 1 - len("Bearer ")
+def test_credential_header_over_its_limit_is_refused_not_cut() -> None:
+    # A token is under 70 characters; a longer header is refused whole, so
+    # no prefix of it is ever taken for a token.
+    assert MAX_CREDENTIAL == 4096
+    at_limit = "Bearer " + "a" * (MAX_CREDENTIAL - len("Bearer "))
+    assert read_token([("Authorization", at_limit)]).token == at_limit[7:]
+    read = read_token([("Authorization", at_limit + "a")])
+    assert (read.token, read.too_long) == (None, True)
+    huge = read_token([("Authorization", "Bearer " + "a" * 1_000_000)])
+    assert (huge.token, huge.too_long) == (None, True)
+
+
+def test_overlong_credential_is_an_unknown_token_naming_the_limit() -> None:
+    asked: list[str | None] = []
+
+    class Authorizer:
+        def authorize(
+            self,
+            *,
+            access_token: str | None,
+            ip: object,
+            path: str,
+            method: str = "GET",
+        ) -> Decision:
+            asked.append(access_token)
+            return Decision(allowed=True, reason=Reason.ALLOWED, detail="ok")
+
+    read = read_token([("Authorization", "Bearer cvpat_" + "a" * 5000)])
+    decision = authorize(
+        Authorizer(), read=read, ip="192.0.2.1", path="/plan", method="GET"
+    )
+    assert asked == []
+    assert (decision.allowed, decision.reason) == (False, Reason.UNKNOWN_TOKEN)
+    assert decision.detail == (
+        "a credential header must be at most 4096 characters, got more; it was not read"
+    )
+    assert denial(decision).body == b'{"reason": "unknown_token"}'
 
 
 # --- access log line length
@@ -241,4 +293,4 @@ def test_policy_file_size_limit(
     with pytest.raises(PolicyFileError) as refused:
         load_policy(large)
     (found,) = refused.value.diagnostics
-    assert found.message == "policy file is larger than 64 bytes"
+    assert found.message == "policy file must be at most 64 bytes, got more"

@@ -4,10 +4,8 @@ For generated tricky targets, a request our policy allows must reach the
 server's router as the same path we judged: the decoded form of our
 canonical path.  A disagreement on an allowed request is a bypass; on a
 denied one it is harmless.  Starlette and Werkzeug are driven through
-their test clients, in-process, with no socket.
-
-XXX: the nginx leg of this differential (through the gateway tests' nginx)
-is not here yet; it needs the nginx fixture in a shared conftest.
+their test clients, in-process, with no socket.  The nginx leg, through a
+real nginx on 127.0.0.1, is test_path_differential_nginx.py.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from policy.cli import _token, main
+from policy.tokens import SQLiteStore
 
 
 def cli(argv: Sequence[str]) -> int:
@@ -30,7 +31,68 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POLICY_TOKENS_DB", str(path))
     monkeypatch.delenv("POLICY_TOKEN", raising=False)
     monkeypatch.delenv("POLICY_REFRESH_TOKEN", raising=False)
+    # An existing store: only `token create` may start a new one.
+    SQLiteStore(path).close()
     return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token", "list", "--user", "ana"],
+        ["token", "show", "tok_x"],
+        ["token", "clock", "tok_x"],
+        ["token", "revoke", "tok_x"],
+        ["authorize", "--ip", "192.0.2.1", "--path", "/x"],
+    ],
+)
+def test_commands_other_than_create_need_an_existing_store(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo" / "tokens.db"
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    for store in (missing, empty):
+        assert cli([*argv, "--db", str(store)]) == 2
+        assert f"no token store at {store}" in capsys.readouterr().err
+    assert not missing.parent.exists()
+    assert empty.read_bytes() == b""
+
+
+def test_secret_given_as_a_token_id_or_name_is_not_echoed(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli(["token", "create", "--user", "ana", "--name", "n", "--scope", "all"]) == 0
+    )
+    secret = out(capsys)[0]["access_token"]
+    for argv in (
+        ["token", "show", secret],
+        ["token", "revoke", secret],
+        ["token", "create", "--user", "ana", "--name", secret, "--scope", "all"],
+    ):
+        assert cli(argv) == 2
+        captured = capsys.readouterr()
+        assert secret[6:22] not in captured.out + captured.err
+        assert "cvpat_***" in captured.err
+
+
+def test_allowlist_file_errors_name_the_file(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes(b"198.51.100.1 # caf\xe9\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("198.51.100.1\n010.0.0.1\n", encoding="utf-8")
+    create = ["token", "create", "--user", "a", "--name", "n", "--scope", "all"]
+    assert cli([*create, "--allowlist", str(latin1)]) == 2
+    assert f"{latin1}: an allowlist file must be UTF-8, got byte 0xe9" in (
+        capsys.readouterr().err
+    )
+    assert cli([*create, "--allowlist", str(bad)]) == 2
+    assert f"{bad}:2:1: error ipv4-leading-zero" in capsys.readouterr().err
+    assert cli([*create, "--allowlist", str(tmp_path)]) == 2
+    assert f"cannot read {tmp_path}" in capsys.readouterr().err
 
 
 def test_default_db_follows_env_then_xdg(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ from policy.tokens import (
     TokenService,
     TokenStoreError,
 )
+from policy.tokens._secrets import digest
 
 US = timedelta(microseconds=1)
 MINUTES_30 = timedelta(minutes=30)
@@ -388,6 +389,52 @@ def test_store_failure_denies_as_unavailable(clock: FakeClock) -> None:
     )
     assert decision.reason is Reason.UNAVAILABLE
     assert not decision.allowed
+
+
+def test_store_failure_is_logged_for_the_operator(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BrokenStore(MemoryStore):
+        def pair_by_access(self, access_digest: str) -> None:
+            raise TokenStoreError(f"disk gone while reading {access_digest}")
+
+    service = TokenService(BrokenStore(), clock=clock)
+    issued = service.create(user="ana", name="n", scope="all")
+    with caplog.at_level(logging.DEBUG, logger="policy"):
+        service.authorize(access_token=issued.access_token, ip="10.0.0.1", path="/x")
+    (record,) = [r for r in caplog.records if "could not decide" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "authorize could not decide, request denied as unavailable: TokenStoreError"
+    )
+    assert record.exc_info is None
+    assert "disk gone" not in caplog.text
+    assert issued.access_token[:16] not in caplog.text
+
+
+def test_authorize_racing_a_renewal_names_the_renewal_time(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pair is read, a renewal supersedes it, then the token is read:
+    # the stale pair has no renewal time, the store's current copy does.
+    store = MemoryStore()
+    service = TokenService(store, clock=clock)
+    issued = service.create(user="ana", name="n", scope="all")
+    stale = store.pair_by_access(digest(issued.access_token))
+    assert stale is not None
+    assert stale.superseded_at is None
+    clock.advance(timedelta(minutes=5))
+    renew(service, issued)
+    monkeypatch.setattr(store, "pair_by_access", lambda access_digest: stale)
+
+    decision = service.authorize(
+        access_token=issued.access_token, ip="10.0.0.1", path="/x"
+    )
+    assert decision.reason is Reason.REVOKED
+    assert decision.detail == (
+        "this access token was replaced by renewal at "
+        f"{(T0 + timedelta(minutes=5)).isoformat()}"
+    )
 
 
 def test_naive_clock_denies_as_unavailable() -> None:
