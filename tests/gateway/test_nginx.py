@@ -42,6 +42,7 @@ def _create_tokens(db: Path) -> dict[str, IssuedToken]:
         "renewable": create("renewable", timedelta(hours=1), **reports),
         "expired": create("expired", timedelta(days=20), **reports),
         "renew-me": create("renew-me", timedelta(0), **reports),
+        "renew-guarded": create("renew-guarded", timedelta(0), **reports),
     }
 
 
@@ -84,15 +85,22 @@ def send(
     client: str | None = "203.0.113.9",
     method: str = "GET",
     body: bytes | None = None,
+    source: str = "127.0.0.1",
 ) -> Answer:
-    """One request through nginx, the path sent exactly as given."""
+    """One request through nginx, the path sent exactly as given.
+
+    ``source`` is the loopback address the request comes from: the service
+    trusts 127.0.0.1 as a proxy, any other loopback address is a client.
+    """
     headers = {}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if client is not None:
         # As an upstream proxy in front of nginx would write it.
         headers["X-Forwarded-For"] = client
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", gateway.port, timeout=10, source_address=(source, 0)
+    )
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
@@ -160,6 +168,35 @@ def test_expired_or_missing_token_is_401_with_challenge(
     answer = send(gateway, f"{_BASE}/Client", token=token)
     assert (answer.status, answer.reason) == (401, reason)
     assert answer.challenge == 'Bearer error="invalid_token"'
+
+
+def test_a_client_cannot_forge_its_address_to_renew(gateway: Gateway) -> None:
+    issued = gateway.tokens["renew-guarded"]
+    body = json.dumps(
+        {"accessToken": issued.access_token, "refreshToken": issued.refresh_token}
+    ).encode()
+    # 127.0.0.5 is not a trusted proxy: its own X-Forwarded-For naming an
+    # allowed address must change nothing, for renewal as for requests.
+    for path, method, payload in (
+        ("/V4/AccessToken/Renew", "POST", body),
+        (f"{_BASE}/plan", "GET", None),
+    ):
+        answer = send(
+            gateway,
+            path,
+            token=issued.access_token,
+            method=method,
+            body=payload,
+            client="203.0.113.9",
+            source="127.0.0.5",
+        )
+        # The check answers in a header, the renewal in its JSON body.
+        reason = answer.reason or json.loads(answer.body)["reason"]
+        assert (answer.status, reason) == (403, "ip_not_allowed")
+    # Nothing was rotated: the pair still renews from an allowed client.
+    assert (
+        send(gateway, "/V4/AccessToken/Renew", method="POST", body=body).status == 200
+    )
 
 
 def test_renewal_through_the_gateway(gateway: Gateway) -> None:
