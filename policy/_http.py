@@ -165,7 +165,8 @@ def read_token(headers: Iterable[tuple[str, str]]) -> TokenRead:
     """Read the access token from ``Authorization`` or ``Authtoken``.
 
     Accepted: ``Authorization: Bearer <token>``, ``Authtoken: Bearer
-    <token>``, and ``Authtoken: <token>`` as Commvault's SDK sends it.  The
+    <token>``, and ``Authtoken: <token>`` or ``Authtoken: QSDK <token>`` as
+    Commvault's SDK and its login responses write it.  The
     scheme is matched without regard to case (RFC 9110 section 11.1).
     Another scheme (``Authorization: Basic ...``) presents no token.  A
     value longer than :data:`MAX_CREDENTIAL` characters, of any scheme, is
@@ -190,7 +191,7 @@ def _credential(value: str, *, bare_allowed: bool) -> str | None:
     """The token in one header value, or None."""
     text = value.strip(" \t")
     scheme, _, rest = text.partition(" ")
-    if scheme.lower() == "bearer":
+    if scheme.lower() == "bearer" or (bare_allowed and scheme.lower() == "qsdk"):
         token = rest.strip(" \t")
         return token or None
     if bare_allowed and text and " " not in text:

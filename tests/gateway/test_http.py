@@ -52,7 +52,10 @@ def test_denial_of_a_token_carries_the_challenge() -> None:
         ([("Authorization", "Bearer cvpat_x")], TokenRead("cvpat_x")),
         ([("AUTHORIZATION", "BEARER cvpat_x")], TokenRead("cvpat_x")),
         ([("authtoken", "cvpat_x")], TokenRead("cvpat_x")),
-        ([("authtoken", "QSDK cvpat_x")], TokenRead(None)),
+        ([("authtoken", "QSDK cvpat_x")], TokenRead("cvpat_x")),
+        ([("Authtoken", "qsdk  cvpat_x ")], TokenRead("cvpat_x")),
+        ([("Authorization", "QSDK cvpat_x")], TokenRead(None)),  # not its scheme
+        ([("Authtoken", "QSDK")], TokenRead(None)),  # the scheme without a token
         ([("Authorization", "cvpat_x")], TokenRead(None)),  # no scheme
         (
             [("Authorization", "Bearer a"), ("Authorization", "Bearer a")],
