@@ -92,7 +92,9 @@ def load_policy(path: str | Path, *, cache_size: int = 0) -> AccessPolicy:
         raise PolicyTypeError(
             f"cache_size must be an int of at least 0, got {cache_size!r}"
         )
-    return loads_policy(read_source(path, max_bytes=MAX_POLICY_BYTES), source=str(path))
+    data = read_source(path, max_bytes=MAX_POLICY_BYTES)
+    policy = loads_policy(data, source=str(path))
+    return policy.with_cache(cache_size) if cache_size else policy
 
 
 def loads_policy(data: str | bytes, *, source: str = "<policy>") -> AccessPolicy:
