@@ -26,8 +26,9 @@ class Reason(StrEnum):
     IP_NOT_ALLOWED = "ip_not_allowed"
     OUT_OF_SCOPE = "out_of_scope"
     # Token lifecycle
-    MISSING_TOKEN = "missing_token"
-    UNKNOWN_TOKEN = "unknown_token"
+    # Reason names, not credentials (ruff's S105 reads "TOKEN" as a secret).
+    MISSING_TOKEN = "missing_token"  # noqa: S105
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105
     NOT_YET_VALID = "not_yet_valid"
     ACCESS_EXPIRED_RENEWABLE = "access_expired_renewable"
     EXPIRED = "expired"

@@ -173,7 +173,7 @@ class ForwardAuthApp:
             return
 
         path, method = scope.get("path"), scope.get("method")
-        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+        if path == HEALTH_PATH and method in ("GET", "HEAD") and not _asks(scope):
             await _send_json(send, 200, {"status": "ok"})
         elif path == RENEW_PATH and method == "POST":
             await self._renew(scope, receive, send)
@@ -388,3 +388,12 @@ async def _send(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _asks(scope: Scope) -> bool:
+    """True when a gateway asks about an original request (it names one).
+
+    A gateway wired to ``/healthz`` by mistake then gets a decision, not
+    the health check's 200 that would let every request through.
+    """
+    return bool(_values(asgi_headers(scope), _URI_HEADERS))

@@ -182,3 +182,13 @@ def test_replay_turns_the_cache_on(
     assert main([*args, "--no-progress"]) == 0
     assert sizes == [ADAPTER_CACHE_SIZE, ADAPTER_CACHE_SIZE]
     assert "requests" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("top", ["-1", "many"])
+def test_replay_top_must_be_a_count(
+    top: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["replay", "--policy", str(PLAN), str(LOG), "--top", top])
+    assert caught.value.code == 2
+    assert f"must be 0 or more, got {top!r}" in capsys.readouterr().err

@@ -33,9 +33,13 @@ def _outcome(case: dict[str, Any], *, case_sensitive: bool = False) -> str:
     try:
         policy = _policy(case, case_sensitive=case_sensitive)
     except (AllowlistError, ScopeError) as error:
+        refused: AllowlistError | ScopeError | None = error
+    else:
+        refused = None
+    if refused is not None:
         # A refused definition must say what and where.
-        assert error.diagnostics
-        assert all(d.line >= 1 and d.column >= 1 for d in error.diagnostics)
+        assert refused.diagnostics
+        assert all(d.line >= 1 and d.column >= 1 for d in refused.diagnostics)
         return "reject"
     decision = policy.check(
         ip=case.get("ip", "192.0.2.1"), path=case.get("path", "/"), method="GET"

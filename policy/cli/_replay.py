@@ -63,7 +63,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--top",
-        type=int,
+        type=_count,
         default=10,
         metavar="N",
         help="how many top denied paths and clients (default 10)",
@@ -73,6 +73,17 @@ def register(subparsers: Subparsers) -> None:
         "--no-progress", action="store_true", help="never draw a progress bar"
     )
     parser.set_defaults(run=run)
+
+
+def _count(text: str) -> int:
+    """A number of rows to show: 0 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return count
 
 
 def run(args: argparse.Namespace) -> int:

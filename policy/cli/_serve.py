@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -29,7 +30,7 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--db", required=True, type=Path, metavar="TOKENS.db")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8181)
+    parser.add_argument("--port", type=_port, default=8181)
     parser.add_argument(
         "--trusted-proxy",
         action="append",
@@ -83,6 +84,17 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 1 to 65535 (0 would pick one nobody is told)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1 to 65535, got {text!r}")
+    return port
+
+
 def build_app(args: argparse.Namespace) -> ForwardAuthApp:
     """Build the service from parsed arguments.
 
@@ -92,6 +104,10 @@ def build_app(args: argparse.Namespace) -> ForwardAuthApp:
     """
     if not args.db.is_file():
         raise PolicyError(f"token store {args.db} does not exist")
+    if any(not entry.strip() for entry in args.trusted_proxy):
+        # An empty entry trusts nobody; it is almost certainly an unset
+        # variable in a service file, which should not start silently.
+        raise PolicyError("--trusted-proxy must name an address, range or CIDR, got ''")
     # The service builds each token's policy on first use; building one now
     # refuses a malformed API base at startup instead of at every request.
     AccessPolicy(scope=Scope.from_id("all"), api_base=args.api_base)
@@ -120,6 +136,13 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as error:
         return fail(str(error))
 
+    trusted = ", ".join(args.trusted_proxy) or "none"
+    print(
+        f"policy serve: listening on http://{args.host}:{args.port} "
+        f"(token store {args.db}; trusted proxies: {trusted})",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(
         app,
         host=args.host,

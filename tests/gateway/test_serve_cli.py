@@ -67,6 +67,7 @@ def test_options_reach_the_app(db: Path, tmp_path: Path) -> None:
         (["--trusted-proxy", "10.0.0.0/33"], AllowlistError, "prefix"),
         (["--api-base", "commandcenter"], ScopeError, "must begin with '/'"),
         (["--policy", "/nonexistent/gateway.toml"], PolicyError, "cannot read"),
+        (["--trusted-proxy", " "], PolicyError, "--trusted-proxy must name an"),
     ],
 )
 def test_bad_configuration_fails_before_serving(
@@ -74,6 +75,16 @@ def test_bad_configuration_fails_before_serving(
 ) -> None:
     with pytest.raises(error, match=message):
         _serve.build_app(parse("--db", str(db), *argv))
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "http"])
+def test_port_out_of_range_is_a_usage_error(
+    db: Path, port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        parse("--db", str(db), "--port", port)
+    assert caught.value.code == 2
+    assert f"port must be 1 to 65535, got {port!r}" in capsys.readouterr().err
 
 
 def test_missing_store_is_refused(tmp_path: Path, capsys: Any) -> None:

@@ -293,4 +293,4 @@ def test_policy_file_size_limit(
     with pytest.raises(PolicyFileError) as refused:
         load_policy(large)
     (found,) = refused.value.diagnostics
-    assert found.message == "policy file must be at most 64 bytes, got more"
+    assert found.message == "file must be at most 64 bytes, got 65"

@@ -86,7 +86,7 @@ def test_allowlist_file_errors_name_the_file(
     bad.write_text("198.51.100.1\n010.0.0.1\n", encoding="utf-8")
     create = ["token", "create", "--user", "a", "--name", "n", "--scope", "all"]
     assert cli([*create, "--allowlist", str(latin1)]) == 2
-    assert f"{latin1}: an allowlist file must be UTF-8, got byte 0xe9" in (
+    assert f"{latin1}:1:19: error encoding file must be UTF-8, got byte 0xe9" in (
         capsys.readouterr().err
     )
     assert cli([*create, "--allowlist", str(bad)]) == 2
