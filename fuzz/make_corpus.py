@@ -41,6 +41,7 @@ _PATHS: Final = (
     "http://h/plan",
     "/webconsole/api/plan/7",
     "/commandcenter/api/ClientGroup/7/x",
+    "/plan#/../Client",
 )
 _ALLOWLISTS: Final = (
     "198.51.100.0/24            # office\n203.0.113.10 – 203.0.113.25\n",

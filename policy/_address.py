@@ -35,7 +35,9 @@ __all__ = [
     "Version",
     "format_address",
     "parse_client_address",
+    "straddles_mapped_block",
     "unmap",
+    "unmap_interval",
 ]
 
 Version = Literal[4, 6]
@@ -57,6 +59,25 @@ def unmap(version: Version, value: int) -> tuple[Version, int]:
     if version == 6 and MAPPED_V4_FIRST <= value <= MAPPED_V4_LAST:
         return 4, value - MAPPED_V4_FIRST
     return version, value
+
+
+def unmap_interval(version: Version, first: int, last: int) -> tuple[Version, int, int]:
+    """Return an interval lying wholly in the IPv4-mapped block as IPv4.
+
+    Any other interval, including an IPv6 one that only overlaps the block,
+    is returned unchanged: such an entry admits IPv6 clients only (see
+    :mod:`policy._allowlist`).
+    """
+    if version == 6 and first >= MAPPED_V4_FIRST and last <= MAPPED_V4_LAST:
+        return 4, first - MAPPED_V4_FIRST, last - MAPPED_V4_FIRST
+    return version, first, last
+
+
+def straddles_mapped_block(version: Version, first: int, last: int) -> bool:
+    """True when an IPv6 interval overlaps the IPv4-mapped block, not inside it."""
+    if version != 6 or last < MAPPED_V4_FIRST or first > MAPPED_V4_LAST:
+        return False
+    return first < MAPPED_V4_FIRST or last > MAPPED_V4_LAST
 
 
 def _parse_text(value: str) -> tuple[Version, int] | None:

@@ -6,10 +6,16 @@ every problem of the list at once, and builds an :class:`IntervalIndex` for
 O(log n) membership and an attribution table naming the entry that admitted
 an address.
 
-An IPv6 entry that covers part of the IPv4-mapped block ``::ffff:0:0/96``
-also admits the IPv4 addresses mapped there: client addresses are unmapped
-before lookup (see :mod:`policy._address`), so without this the entry
-``::ffff:192.0.2.1`` would silently never match.
+Client addresses in the IPv4-mapped block ``::ffff:0:0/96`` are unmapped
+and judged as IPv4 (see :mod:`policy._address`).  So an IPv6 entry lying
+wholly inside that block (``::ffff:192.0.2.1``, ``::ffff:192.0.2.0/120``)
+means its IPv4 equivalent and admits those IPv4 clients; without this it
+would silently never match.  An IPv6 entry that reaches beyond the block
+(``::/64``, ``::/1``, ``::/0``, or a range crossing its edge) admits IPv6
+clients only: its part inside the block admits nobody, as no client is
+judged there.  Reading that part as IPv4 would make ``::/64`` admit every
+IPv4 client, which nobody writing it means; the lint warns about such
+entries (``mapped-block-overlap``).
 """
 
 from __future__ import annotations
@@ -22,13 +28,12 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Final
 
 from policy._address import (
-    MAPPED_V4_FIRST,
-    MAPPED_V4_LAST,
     MAX_ADDRESS,
     Version,
     format_address,
     parse_client_address,
     unmap,
+    unmap_interval,
 )
 from policy._entry_grammar import Item, Kind, Problem, fast_entry, read_line
 from policy._errors import (
@@ -91,13 +96,23 @@ class Entry:
     prefix_length: int | None = None
 
     def intervals(self) -> Iterator[tuple[Version, int, int]]:
-        """Yield the entry's interval and, if any, its IPv4-mapped part."""
+        """Yield the entry's interval and, if any, its IPv4 equivalent.
+
+        Only an IPv6 entry lying wholly inside the IPv4-mapped block has
+        one; an entry reaching beyond the block never admits IPv4 clients.
+        """
         yield self.version, self.first, self.last
-        if self.version == 6 and self.first <= MAPPED_V4_LAST:
-            low = max(self.first, MAPPED_V4_FIRST)
-            high = min(self.last, MAPPED_V4_LAST)
-            if low <= high:
-                yield 4, low - MAPPED_V4_FIRST, high - MAPPED_V4_FIRST
+        judged = self.judged()
+        if judged[0] != self.version:
+            yield judged
+
+    def judged(self) -> tuple[Version, int, int]:
+        """Return the interval as clients are judged against it.
+
+        That is the IPv4 equivalent of an entry lying wholly inside the
+        IPv4-mapped block, and the entry's own interval otherwise.
+        """
+        return unmap_interval(self.version, self.first, self.last)
 
     def __str__(self) -> str:
         first = format_address(self.version, self.first)

@@ -219,7 +219,12 @@ def parse_prefixes(
         PolicyTypeError: The input is neither a ``str`` nor strings, or an
             option has the wrong type or range.
     """
-    _check_limits(max_line_length=max_line_length, max_endpoints=max_endpoints)
+    _check_options(
+        source=source,
+        first_line=first_line,
+        max_line_length=max_line_length,
+        max_endpoints=max_endpoints,
+    )
     endpoints: list[Endpoint] = []
     diagnostics: list[Diagnostic] = []
     for line_number, line, from_list in _lines(text_or_lines, first_line):
@@ -240,9 +245,18 @@ def parse_prefixes(
     return tuple(endpoints)
 
 
-def _check_limits(*, max_line_length: object, max_endpoints: object) -> None:
-    """Refuse limits of the wrong type or range, before any parsing."""
+def _check_options(
+    *,
+    source: object,
+    first_line: object,
+    max_line_length: object,
+    max_endpoints: object,
+) -> None:
+    """Refuse options of the wrong type or range, before any parsing."""
+    if not isinstance(source, str):
+        raise PolicyTypeError(f"source must be str, got {type(source).__name__}")
     for name, value in (
+        ("first_line", first_line),
         ("max_line_length", max_line_length),
         ("max_endpoints", max_endpoints),
     ):

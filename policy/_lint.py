@@ -15,12 +15,17 @@ Allowlist codes: every parse error of the grammar (``host-bits-set``,
 - ``mergeable-entries``: two adjacent entries are together exactly a CIDR;
 - ``mapped-duplicate``: an IPv4-mapped IPv6 entry (``::ffff:192.0.2.1``)
   repeats addresses IPv4 entries already admit;
+- ``mapped-block-overlap``: an IPv6 entry overlaps the IPv4-mapped block
+  ``::ffff:0:0/96`` without lying inside it (``::/64``), so it admits no
+  IPv4 client;
 - ``range-single-address``: a range whose two ends are one address;
 - ``range-is-cidr``: a range that is exactly a CIDR;
 - ``huge-entry``: an IPv4 entry of 2**24 addresses or more (a /8), an IPv6
   entry of 2**96 or more (a /32), or a whole family (``0.0.0.0/0``);
 - ``non-public-entry``: with ``internet=True``, private, shared, loopback,
   link-local or unique-local space, which no client on the internet has;
+  these two judge an entry inside the IPv4-mapped block as the IPv4 space
+  it stands for (``::ffff:10.0.0.0/104`` as ``10.0.0.0/8``);
 - ``self-lockout`` (error): ``my_ip`` is not admitted; Commvault refuses
   to save such a list.
 

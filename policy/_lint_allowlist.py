@@ -10,7 +10,15 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Final
 
-from policy._address import MAX_ADDRESS, Version, format_address, parse_client_address
+from policy._address import (
+    MAPPED_V4_FIRST,
+    MAPPED_V4_LAST,
+    MAX_ADDRESS,
+    Version,
+    format_address,
+    parse_client_address,
+    straddles_mapped_block,
+)
 from policy._allowlist import DEFAULT_MAX_LINE_LENGTH, Entry
 from policy._entry_grammar import Problem, fast_entry, read_line
 from policy._errors import PolicyTypeError, echo
@@ -205,10 +213,9 @@ def _check_mapped(entries: Sequence[Entry], findings: Findings) -> None:
     fours = [e for e in entries if e.version == 4]
     index = IntervalIndex((4, e.first, e.last) for e in fours)
     for entry in entries:
-        parts = list(entry.intervals())
-        if entry.version != 6 or len(parts) < 2:
+        family, low, high = entry.judged()
+        if entry.version != 6 or family != 4:
             continue
-        _, low, high = parts[1]
         if not _covered(index, low, high):
             continue
         same = next((f for f in fours if f.first == low and f.last == high), None)
@@ -225,6 +232,23 @@ def _check_mapped(entries: Sequence[Entry], findings: Findings) -> None:
         )
 
 
+def _check_straddling(entries: Sequence[Entry], findings: Findings) -> None:
+    """IPv6 entries reaching beyond the IPv4-mapped block: no IPv4 client."""
+    for entry in entries:
+        if not straddles_mapped_block(entry.version, entry.first, entry.last):
+            continue
+        low = max(entry.first, MAPPED_V4_FIRST) - MAPPED_V4_FIRST
+        high = min(entry.last, MAPPED_V4_LAST) - MAPPED_V4_FIRST
+        findings.at(
+            entry,
+            "mapped-block-overlap",
+            f"entry {entry.text!r} overlaps the IPv4-mapped block ::ffff:0:0/96"
+            " without lying inside it, so it admits IPv6 clients only: IPv4"
+            " clients are not admitted by it; if the IPv4 addresses"
+            f" {_span(4, low, high)} were meant, add them as an IPv4 entry",
+        )
+
+
 def _covered(index: IntervalIndex, low: int, high: int) -> bool:
     """True when one merged IPv4 range of ``index`` holds all of low..high."""
     ranges = index.ranges(4)
@@ -237,17 +261,15 @@ def _check_space(
 ) -> None:
     """Entries covering a huge space, or space no internet client has."""
     for entry in entries:
-        bits = _BITS[entry.version]
-        size = entry.last - entry.first + 1
+        # An entry inside the IPv4-mapped block is judged as its IPv4
+        # equivalent, so it is as large, and as public, as that.
+        version, first, last = entry.judged()
+        bits = _BITS[version]
+        size = last - first + 1
         if size == 1 << bits:
-            findings.at(
-                entry,
-                "huge-entry",
-                f"entry {entry.text!r} admits every IPv{entry.version} address;"
-                " leave the allowlist out to allow every address, or narrow it",
-            )
+            findings.at(entry, "huge-entry", _whole_family(entry, version))
             continue
-        limit = _HUGE_PREFIX[entry.version]
+        limit = _HUGE_PREFIX[version]
         if size >= 1 << (bits - limit):
             findings.at(
                 entry,
@@ -257,12 +279,26 @@ def _check_space(
                 " or more; narrow it",
             )
         if internet:
-            _check_public(entry, findings)
+            _check_public(entry, (version, first, last), findings)
 
 
-def _check_public(entry: Entry, findings: Findings) -> None:
+def _whole_family(entry: Entry, version: Version) -> str:
+    """The message of an entry admitting a whole family."""
+    if version == 6:
+        # Not "every address": an IPv6 entry this wide admits no IPv4 client.
+        return f"entry {entry.text!r} admits every IPv6 address; narrow it"
+    return (
+        f"entry {entry.text!r} admits every IPv4 address; leave the allowlist"
+        " out to allow every address, or narrow it"
+    )
+
+
+def _check_public(
+    entry: Entry, judged: tuple[Version, int, int], findings: Findings
+) -> None:
+    family, low, high = judged
     for version, first, last, cidr, label in _NON_PUBLIC_BLOCKS:
-        if version == entry.version and entry.first <= last and first <= entry.last:
+        if version == family and low <= last and first <= high:
             findings.at(
                 entry,
                 "non-public-entry",
@@ -314,6 +350,7 @@ def lint_allowlist_items(
     _check_forms(entries, findings)
     _check_overlaps(entries, findings)
     _check_mapped(entries, findings)
+    _check_straddling(entries, findings)
     _check_space(entries, findings, internet=internet)
     if my_ip is not None:
         _check_lockout(entries, findings, my_ip, locate(0))

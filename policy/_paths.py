@@ -21,6 +21,15 @@ them:
 * Path parameters.  Tomcat strips ``;name=value`` from each segment before
   routing, so ``/plan/..;/Client`` reaches ``/Client``.  ``;`` is refused raw
   and as ``%3B``.
+* A raw ``#``.  A client never sends a fragment: origin-form is an
+  absolute path and an optional query (RFC 9112 section 3.2), and a query
+  cannot hold ``#`` either (RFC 3986 section 3.4).  Yet nginx forwards a
+  raw ``#`` as received, so dropping ``/plan#/../Job`` after the ``#``
+  would judge ``/plan`` while a backend that keeps the ``#`` and resolves
+  dot segments routes to ``/Job``.  A ``#`` is refused wherever it stands,
+  in the query too: servers that parse the target as a URL cut the query
+  there, which changes what an application reads from it.  A literal
+  ``#`` travels as ``%23``, which is kept.
 * Double encoding.  ``%252F`` is ``%2F`` to a server that decodes twice;
   ``%25`` followed by two hex digits is refused.
 * Segments made only of dots.  Windows drops trailing dots from file and
@@ -42,7 +51,7 @@ them:
   is refused (``confusable-character``).  IIS's own ``%u002F`` escapes are
   not escapes in RFC 3986 and are refused as ``bad-escape``.
 
-What is kept is normalised: the query and fragment are dropped, escapes of
+What is kept is normalised: the query is dropped, escapes of
 unreserved characters (RFC 3986 section 2.3) are decoded, other escapes get
 upper-case hex (section 2.1), and repeated slashes are merged.  The result
 holds only ASCII, so case folding it is plain ASCII folding.
@@ -109,7 +118,7 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
     Accepted forms, each with its canonical result::
 
         /plan/7/schedule      ->  /plan/7/schedule
-        /plan?id=7#top        ->  /plan
+        /plan?id=7            ->  /plan
         //plan///x/           ->  /plan/x/
         /%41pi/%c3%a9         ->  /Api/%C3%A9
 
@@ -170,9 +179,10 @@ class _Canonicaliser:
         if not raw:
             self.fail(1, "empty-path", "path must not be empty", "")
         self.check_characters()
-        path = raw.partition("?")[0].partition("#")[0]
+        self.check_fragment()
+        path = raw.partition("?")[0]
         if _is_plain(path):
-            # Only a query or fragment to drop, already checked above.
+            # Only a query to drop, already checked above.
             return path
         self.check_origin_form(path)
 
@@ -219,6 +229,18 @@ class _Canonicaliser:
                     "UTF-8 bytes)",
                     char,
                 )
+
+    def check_fragment(self) -> None:
+        """Refuse a raw '#', in the path or the query (see the module)."""
+        found = self.raw.find("#")
+        if found >= 0:
+            self.fail(
+                found + 1,
+                "fragment",
+                "path must not contain a raw '#': a request target has no"
+                " fragment (RFC 9112 section 3.2); encode a literal '#' as %23",
+                "#",
+            )
 
     def check_origin_form(self, path: str) -> None:
         """Refuse targets that are not an absolute path (origin-form)."""

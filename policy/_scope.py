@@ -23,7 +23,12 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any, Final, Literal, TypeAlias
 
-from policy._endpoints import Endpoint, parse_endpoints
+from policy._endpoints import (
+    DEFAULT_MAX_ENDPOINTS,
+    DEFAULT_MAX_LINE_LENGTH,
+    Endpoint,
+    parse_endpoints,
+)
 from policy._errors import Diagnostic, PolicyTypeError, ScopeError, echo
 
 __all__ = ["Scope", "ScopeKind", "ScopeMatcher"]
@@ -187,14 +192,36 @@ class Scope:
         *,
         source: str = "<endpoints>",
         first_line: int = 1,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        max_endpoints: int = DEFAULT_MAX_ENDPOINTS,
     ) -> Scope:
         """A Custom scope from endpoints as users type them.
 
+        Args:
+            endpoints: One endpoint a line, or a list of endpoints (see
+                :func:`parse_endpoints`).
+            source: The file name or label used in diagnostics.
+            first_line: Line number of the first line, for text embedded in
+                a larger file.
+            max_line_length: Longest line accepted, in characters; checked
+                before the line is parsed (code ``line-too-long``).
+            max_endpoints: Most endpoints accepted (code
+                ``too-many-endpoints``).
+
         Raises:
-            ScopeError: An endpoint is malformed, or there is none.
-            PolicyTypeError: ``endpoints`` is not text or strings.
+            ScopeError: An endpoint is malformed, a limit is exceeded, or
+                there is no endpoint.
+            PolicyTypeError: ``endpoints`` is not text or strings, or an
+                option has the wrong type or range (checked before any
+                parsing).
         """
-        parsed = parse_endpoints(endpoints, source=source, first_line=first_line)
+        parsed = parse_endpoints(
+            endpoints,
+            source=source,
+            first_line=first_line,
+            max_line_length=max_line_length,
+            max_endpoints=max_endpoints,
+        )
         return cls(name="Custom", kind="custom", id="custom", endpoints=parsed)
 
     @classmethod

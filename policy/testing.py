@@ -317,7 +317,9 @@ def paths_outside(
     (``/planet`` for ``/plan``), a case variant when matching is
     case-sensitive, an encoded slash (``/plan%2F..%2FClient``), a dot
     segment (``/plan/../Client``), a ``;`` parameter (``/plan;x/../Client``),
-    and unrelated paths.  Each is checked to be denied by the policy.
+    and unrelated paths.  Each is checked to be denied by the policy.  No
+    target holds a raw ``#``: HTTP clients cut it off as a fragment before
+    sending, so the request would not be the one drawn.
     """
     policy = _policy(scope, api_base, case_sensitive)
     prefixes = _prefixes(scope)

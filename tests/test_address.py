@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy._address import format_address, parse_client_address, unmap
+from policy._address import (
+    format_address,
+    parse_client_address,
+    straddles_mapped_block,
+    unmap,
+    unmap_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +88,27 @@ def test_other_embeddings_are_not_unmapped(
 )
 def test_parse_client_address_refuses_anything_else(value: object) -> None:
     assert parse_client_address(value) is None
+
+
+def test_unmap_interval_only_unmaps_intervals_inside_the_block() -> None:
+    first, last = 0xFFFF_0000_0000, 0xFFFF_FFFF_FFFF
+    assert unmap_interval(6, first, last) == (4, 0, 2**32 - 1)
+    assert unmap_interval(6, first + 5, first + 9) == (4, 5, 9)
+    assert unmap_interval(6, first - 1, last) == (6, first - 1, last)
+    assert unmap_interval(6, first, last + 1) == (6, first, last + 1)
+    assert unmap_interval(6, 0, 2**128 - 1) == (6, 0, 2**128 - 1)
+    assert unmap_interval(4, 0, 9) == (4, 0, 9)
+
+
+def test_straddles_mapped_block() -> None:
+    first, last = 0xFFFF_0000_0000, 0xFFFF_FFFF_FFFF
+    assert straddles_mapped_block(6, 0, 2**64 - 1)  # ::/64
+    assert straddles_mapped_block(6, first - 1, first)
+    assert straddles_mapped_block(6, last, last + 1)
+    assert not straddles_mapped_block(6, first, last)
+    assert not straddles_mapped_block(6, 0, first - 1)
+    assert not straddles_mapped_block(6, last + 1, 2**128 - 1)
+    assert not straddles_mapped_block(4, 0, 2**32 - 1)
 
 
 def test_unmap_only_touches_the_mapped_block() -> None:

@@ -461,3 +461,200 @@ def test_contains_many_takes_address_objects_and_refuses_other_types() -> None:
         allowlist.contains_many([3221225985])
     with pytest.raises(PolicyTypeError, match="got bytes"):
         allowlist.contains_many([b"192.0.2.1"])  # type: ignore[list-item]
+
+
+# --- IPv6 entries and the IPv4-mapped block ---------------------------------------
+
+MAPPED_BLOCK = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+@pytest.mark.parametrize("entry", ["::/64", "::/1", "::/0"])
+def test_an_entry_reaching_beyond_the_mapped_block_admits_no_ipv4(entry: str) -> None:
+    allowlist = IPAllowlist.parse(["198.51.100.0/24", entry])
+    edges = ("0.0.0.0", "255.255.255.255")  # noqa: S104 (addresses, not a bind)
+    for client in ("8.8.8.8", "::ffff:8.8.8.8", *edges):
+        assert client not in allowlist
+        assert allowlist.match(client) is None
+    assert allowlist.contains(0x08080808, version=4) is False
+    assert allowlist.contains(0xFFFF_0808_0808, version=6) is False
+    assert allowlist.match_value(6, 0xFFFF_0808_0808) is None
+    assert allowlist.contains_many(["8.8.8.8", "::1"]) == [False, True]
+    # The IPv4 entry still admits its own clients, mapped or not.
+    assert allowlist.match("::ffff:198.51.100.7") is allowlist.entries[0]
+    # The IPv6 entry admits IPv6 clients.
+    assert allowlist.match("::1") is allowlist.entries[1]
+    assert allowlist.index.ranges(4) == ((0xC6336400, 0xC63364FF),)
+
+
+def test_to_cidrs_of_an_entry_reaching_beyond_the_mapped_block() -> None:
+    assert IPAllowlist.parse("::/64").to_cidrs() == ["::/64"]
+    assert IPAllowlist.parse("::/1").to_cidrs() == ["::/1"]
+    assert IPAllowlist.parse("::/0\n192.0.2.0/24").to_cidrs() == [
+        "192.0.2.0/24",
+        "::/0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entry", "inside", "outside"),
+    [
+        ("::ffff:192.0.2.1", ["192.0.2.1", "::ffff:192.0.2.1"], ["192.0.2.2"]),
+        (
+            "::ffff:192.0.2.0/120",
+            ["192.0.2.0", "192.0.2.255", "::ffff:192.0.2.77"],
+            ["192.0.3.0", "192.0.1.255"],
+        ),
+        (
+            "::ffff:192.0.2.10 - ::ffff:192.0.2.20",
+            ["192.0.2.10", "192.0.2.20", "::ffff:192.0.2.15"],
+            ["192.0.2.9", "192.0.2.21"],
+        ),
+        (
+            "::ffff:0:0/96",
+            ["0.0.0.0", "8.8.8.8", "255.255.255.255"],  # noqa: S104 (not a bind)
+            ["::1"],
+        ),
+    ],
+)
+def test_an_entry_inside_the_mapped_block_means_its_ipv4_equivalent(
+    entry: str, inside: list[str], outside: list[str]
+) -> None:
+    allowlist = IPAllowlist.parse(entry)
+    for client in inside:
+        assert allowlist.match(client) is allowlist.entries[0], client
+    for client in outside:
+        assert client not in allowlist, client
+
+
+def test_a_range_crossing_an_edge_of_the_mapped_block_admits_ipv6_only() -> None:
+    below = IPAllowlist.parse("::fffe:ffff:ffff - ::ffff:1.2.3.4")
+    assert "::fffe:ffff:ffff" in below
+    assert "0.0.0.0" not in below  # noqa: S104 (an address, not a bind)
+    assert "1.2.3.4" not in below
+    # The IPv6 text throughout, never an IPv4 CIDR.
+    assert below.to_cidrs() == [
+        "::fffe:ffff:ffff/128",
+        "::ffff:0:0/104",
+        "::ffff:100:0/111",
+        "::ffff:102:0/119",
+        "::ffff:102:200/120",
+        "::ffff:102:300/126",
+        "::ffff:102:304/128",
+    ]
+    above = IPAllowlist.parse("::ffff:255.255.255.255 - ::1:0:0:0")
+    assert "::1:0:0:0" in above
+    assert "255.255.255.255" not in above
+    assert above.index.ranges(4) == ()
+    assert above.to_cidrs() == ["::ffff:ffff:ffff/128", "::1:0:0:0/128"]
+
+
+# Addresses at and around the edges of the mapped block, and inside it.
+_EDGES = [
+    0,
+    1,
+    int(MAPPED_BLOCK.network_address) - 1,
+    int(MAPPED_BLOCK.network_address),
+    int(MAPPED_BLOCK.network_address) + 0xC0000200,
+    int(MAPPED_BLOCK.broadcast_address),
+    int(MAPPED_BLOCK.broadcast_address) + 1,
+    2**127,
+    2**128 - 1,
+]
+_V6_VALUES = st.one_of(
+    st.sampled_from(_EDGES),
+    st.sampled_from(_EDGES).flatmap(
+        lambda edge: st.integers(max(0, edge - 300), min(2**128 - 1, edge + 300))
+    ),
+    st.integers(0, 2**32 - 1).map(lambda v: int(MAPPED_BLOCK.network_address) + v),
+    st.integers(0, 2**128 - 1),
+)
+
+
+def _v6_network(value: int, length: int) -> str:
+    return str(ipaddress.IPv6Network((value, length), strict=False))
+
+
+def _v6_range(pair: tuple[int, int]) -> str:
+    low, high = sorted(pair)
+    return f"{ipaddress.IPv6Address(low)} - {ipaddress.IPv6Address(high)}"
+
+
+_MAPPED_ENTRIES = st.one_of(
+    st.builds(_v6_network, _V6_VALUES, st.integers(0, 128)),
+    st.tuples(_V6_VALUES, _V6_VALUES).map(_v6_range),
+    st.builds(
+        lambda value, length: str(ipaddress.IPv4Network((value, length), strict=False)),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 32),
+    ),
+)
+_MAPPED_CLIENTS = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
+    st.integers(0, 2**32 - 1).map(lambda v: f"::ffff:{ipaddress.IPv4Address(v)}"),
+    _V6_VALUES.map(lambda v: str(ipaddress.IPv6Address(v))),
+)
+
+
+def _judged_bounds(
+    text: str,
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """An entry's bounds as clients are judged: the rule, by ipaddress alone.
+
+    An IPv6 entry wholly inside ::ffff:0:0/96 stands for its IPv4
+    equivalent; any other IPv6 entry stays IPv6 and so admits no IPv4
+    client, whatever part of the block it covers.
+    """
+    if " - " in text:
+        low, high = (ipaddress.ip_address(t) for t in text.split(" - "))
+    else:
+        network = ipaddress.ip_network(text)
+        low, high = network.network_address, network.broadcast_address
+    if (
+        isinstance(low, ipaddress.IPv6Address)
+        and isinstance(high, ipaddress.IPv6Address)
+        and low in MAPPED_BLOCK
+        and high in MAPPED_BLOCK
+    ):
+        assert low.ipv4_mapped is not None
+        assert high.ipv4_mapped is not None
+        return low.ipv4_mapped, high.ipv4_mapped
+    return low, high
+
+
+def _judged_oracle(texts: list[str], client: str) -> int | None:
+    """Index of the first entry admitting ``client`` under the rule."""
+    address = ipaddress.ip_address(client)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    for number, text in enumerate(texts):
+        low, high = _judged_bounds(text)
+        if low.version == address.version and low <= address <= high:  # type: ignore[operator]
+            return number
+    return None
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(_MAPPED_ENTRIES, min_size=1, max_size=6),
+    st.lists(_MAPPED_CLIENTS, max_size=12),
+)
+def test_ipv6_entries_admit_ipv4_clients_only_from_inside_the_mapped_block(
+    texts: list[str], found: list[str]
+) -> None:
+    allowlist = IPAllowlist.parse(texts, lenient=True)
+    for client in found:
+        expected = _judged_oracle(texts, client)
+        match = allowlist.match(client)
+        assert (None if match is None else match.line - 1) == expected, client
+        assert (client in allowlist) is (expected is not None)
+        assert allowlist.contains(client) is (expected is not None)
+    # The IPv4 space, as to_cidrs writes it, is exactly the rule's.
+    fours = [_judged_bounds(text) for text in texts]
+    networks = [
+        network
+        for low, high in fours
+        if low.version == 4
+        for network in ipaddress.summarize_address_range(low, high)  # type: ignore[type-var]
+    ]
+    expected_v4 = [str(n) for n in ipaddress.collapse_addresses(networks)]
+    assert [c for c in allowlist.to_cidrs() if ":" not in c] == expected_v4

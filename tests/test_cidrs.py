@@ -21,6 +21,15 @@ def test_prints_minimal_cidrs(
     assert capsys.readouterr().out == "10.0.0.0/30\n::1/128\n"
 
 
+def test_an_ipv6_entry_over_the_mapped_block_prints_no_ipv4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = tmp_path / "allow.txt"
+    listed.write_text("::/64\n::ffff:192.0.2.0/120\n", encoding="utf-8")
+    assert main(["cidrs", str(listed)]) == 0
+    assert capsys.readouterr().out == "192.0.2.0/24\n::/64\n"
+
+
 def test_policy_without_allowlist_is_every_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -56,6 +56,16 @@ def test_gained_and_lost_as_minimal_cidrs() -> None:
     assert v6.lost_count == 2**64
 
 
+def test_an_ipv6_entry_over_the_mapped_block_gains_no_ipv4() -> None:
+    old = IPAllowlist.parse("198.51.100.0/24\n")
+    v4, v6 = diff_allowlists(old, IPAllowlist.parse("198.51.100.0/24\n::/1\n"))
+    assert (v4.gained, v4.gained_count, v4.lost) == ((), 0, ())
+    assert (v6.gained, v6.gained_count) == (("::/1",), 2**127)
+    # An entry inside the block is its IPv4 equivalent, so it gains IPv4.
+    v4, _ = diff_allowlists(old, IPAllowlist.parse("::ffff:192.0.2.0/120\n"))
+    assert (v4.gained, v4.lost) == (("192.0.2.0/24",), ("198.51.100.0/24",))
+
+
 def test_no_allowlist_is_every_address() -> None:
     v4, v6 = diff_allowlists(IPAllowlist.parse("0.0.0.0/1"), None)
     assert v4.gained == ("128.0.0.0/1",)

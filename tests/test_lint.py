@@ -56,11 +56,66 @@ def test_every_allowlist_finding_at_once() -> None:
 
 def test_whole_family_is_huge() -> None:
     found = lint_allowlist("::/0")
-    assert [d.code for d in found] == ["huge-entry"]
+    assert [d.code for d in found] == ["huge-entry", "mapped-block-overlap"]
+    # Nothing about IPv4: '::/0' admits no IPv4 client.
+    assert found[0].message == "entry '::/0' admits every IPv6 address; narrow it"
+    found = lint_allowlist("0.0.0.0/0")
     assert found[0].message == (
-        "entry '::/0' admits every IPv6 address; leave the allowlist out to allow"
-        " every address, or narrow it"
+        "entry '0.0.0.0/0' admits every IPv4 address; leave the allowlist out to"
+        " allow every address, or narrow it"
     )
+
+
+@pytest.mark.parametrize(
+    ("entry", "ipv4"),
+    [
+        ("::/64", "0.0.0.0/0"),
+        ("::/1", "0.0.0.0/0"),
+        ("::fffe:ffff:ffff - ::ffff:1.2.3.4", "0.0.0.0 - 1.2.3.4"),
+        ("::ffff:255.255.255.0 - ::1:0:0:0", "255.255.255.0/24"),
+    ],
+)
+def test_an_ipv6_entry_over_the_mapped_block_is_flagged(entry: str, ipv4: str) -> None:
+    found = [d for d in lint_allowlist(entry) if d.code == "mapped-block-overlap"]
+    assert [(d.line, d.column, d.level) for d in found] == [(1, 1, "warning")]
+    assert found[0].message == (
+        f"entry {entry!r} overlaps the IPv4-mapped block ::ffff:0:0/96 without"
+        " lying inside it, so it admits IPv6 clients only: IPv4 clients are not"
+        f" admitted by it; if the IPv4 addresses {ipv4} were meant, add them as"
+        " an IPv4 entry"
+    )
+
+
+@pytest.mark.parametrize(
+    "entry", ["::ffff:192.0.2.1", "::ffff:192.0.2.0/120", "::fffe:0:0/96", "::1:0:0:0"]
+)
+def test_an_ipv6_entry_clear_of_or_inside_the_mapped_block_is_not_flagged(
+    entry: str,
+) -> None:
+    assert codes(entry) == []
+
+
+def test_an_entry_inside_the_mapped_block_is_judged_as_ipv4() -> None:
+    found = lint_allowlist("::ffff:10.0.0.0/104\n::ffff:0:0/96\n", internet=True)
+    assert [(d.line, d.code) for d in found] == [
+        (1, "entry-inside"),
+        (1, "huge-entry"),
+        (1, "non-public-entry"),
+        (2, "huge-entry"),
+    ]
+    assert found[1].message == (
+        "an entry should admit fewer than 2**24 addresses (a /8), got"
+        " '::ffff:10.0.0.0/104' with 2**24 or more; narrow it"
+    )
+    assert "covers 10.0.0.0/8, private (RFC 1918)" in found[2].message
+    assert found[3].message.startswith(
+        "entry '::ffff:0:0/96' admits every IPv4 address;"
+    )
+    # A small mapped entry of public space is fine; of private space it is not.
+    assert codes("::ffff:203.0.113.0/120", internet=True) == []
+    assert codes("::ffff:192.168.1.1", internet=True) == [
+        (1, 1, "warning", "non-public-entry")
+    ]
 
 
 def test_messages_name_the_other_entry_and_the_fix() -> None:

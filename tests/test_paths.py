@@ -22,8 +22,9 @@ HANDED = Path("/work/shared/cases/handed.json")
         ("/", "/"),
         ("/plan/7/schedule", "/plan/7/schedule"),
         ("/plan?id=7", "/plan"),
-        ("/plan#top", "/plan"),
-        ("/plan?x=%0A#y", "/plan"),
+        ("/plan?x=%0A", "/plan"),
+        # An encoded '#' is data, not a fragment: kept.
+        ("/plan%23top", "/plan%23top"),
         ("/plan/", "/plan/"),
         ("//plan///x", "/plan/x"),
         ("//plan///x//", "/plan/x/"),
@@ -121,6 +122,13 @@ def test_canonical_forms(raw: str, expected: str) -> None:
         ("/a|b", "invalid-character", 3),
         ("/a<b>", "invalid-character", 3),
         ("/a[1]", "invalid-character", 3),
+        # A raw '#' wherever it stands, before any other fault.
+        ("/plan#top", "fragment", 6),
+        ("/commandcenter/api/plan#/../Job", "fragment", 24),
+        ("/plan?x=1#y", "fragment", 10),
+        ("/plan?x=%0A#y", "fragment", 12),
+        ("/plan/%2e%2e/x#", "fragment", 15),
+        ("#", "fragment", 1),
     ],
 )
 def test_refused_shapes(raw: str, code: str, column: int) -> None:
@@ -198,6 +206,12 @@ _CONFUSABLE = (
             "path must not contain a control character, raw or encoded, got '/a%0A'",
         ),
         ("/%ff", "percent-encoded bytes must be valid UTF-8, got '/%ff'"),
+        (
+            "/plan#/../Job",
+            "path must not contain a raw '#': a request target has no fragment"
+            " (RFC 9112 section 3.2); encode a literal '#' as %23, got"
+            " '/plan#/../Job'",
+        ),
         (
             "/a%252F",
             "path must not be percent-encoded twice ('%25' followed by two hex "
@@ -331,6 +345,8 @@ _DANGER = st.sampled_from(
         "%EF%BC%8E",
         "%EF%BC%BC",
         "%C2%85",
+        "#",
+        "#/../",
     ]
 )
 _SAFE = st.text(alphabet=string.ascii_letters + string.digits + "-_~", max_size=8)

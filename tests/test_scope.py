@@ -127,6 +127,55 @@ def test_handed_b26_scope_refused() -> None:
         Scope.custom(["/plan", ""])
 
 
+def test_custom_passes_its_limits_to_the_parser() -> None:
+    many = "\n".join(f"/e{n}" for n in range(5))
+    assert len(Scope.custom(many, max_endpoints=5).endpoints) == 5
+    with pytest.raises(ScopeError) as caught:
+        Scope.custom(many, source="s.txt", first_line=10, max_endpoints=4)
+    (found,) = caught.value.errors
+    assert (found.source, found.line, found.code) == ("s.txt", 14, "too-many-endpoints")
+    assert found.message == "at most 4 endpoints are accepted, got more by line 14"
+
+    assert Scope.custom(["/abcd"], max_line_length=5).endpoints[0].path == "/abcd"
+    with pytest.raises(ScopeError) as caught:
+        Scope.custom(["/plan", "/abcdef"], max_line_length=5)
+    (found,) = caught.value.errors
+    assert (found.line, found.code) == (2, "line-too-long")
+    assert found.message == "an endpoint line must be at most 5 characters, got 7"
+
+
+def test_custom_limits_can_be_raised_past_the_defaults() -> None:
+    word = "/" + "a" * 1_500
+    with pytest.raises(ScopeError, match="line-too-long"):
+        Scope.custom([word])
+    assert Scope.custom([word], max_line_length=2_000).endpoints[0].path == word
+    many = [f"/e{n}" for n in range(100_001)]
+    with pytest.raises(ScopeError, match="too-many-endpoints"):
+        Scope.custom(many)
+    assert len(Scope.custom(many, max_endpoints=100_001).endpoints) == 100_001
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("max_line_length", 0, "max_line_length must be an int of at least 1, got 0"),
+        ("max_line_length", True, "max_line_length must be an int of at least 1"),
+        ("max_endpoints", -1, "max_endpoints must be an int of at least 1, got -1"),
+        ("max_endpoints", 2.5, "max_endpoints must be an int of at least 1"),
+        ("max_endpoints", "10", "max_endpoints must be an int of at least 1"),
+        ("first_line", 0, "first_line must be an int of at least 1, got 0"),
+        ("source", None, "source must be str, got NoneType"),
+    ],
+)
+def test_custom_options_are_checked_before_parsing(
+    option: str, value: object, message: str
+) -> None:
+    # The endpoints are malformed too: the option is refused first.
+    with pytest.raises(PolicyTypeError) as caught:
+        Scope.custom(["plan"], **{option: value})  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
+
+
 # Oracle: a naive segment-wise prefix comparison.
 def _oracle(endpoints: list[str], path: str, *, case_sensitive: bool) -> bool:
     def segments(text: str) -> list[str]:

@@ -94,6 +94,15 @@ def test_xff_ports_and_brackets() -> None:
     assert PROXIES.client_address("127.0.0.1", xff("2001:db8::1")) == "2001:db8::1"
 
 
+def test_an_ipv6_proxy_entry_over_the_mapped_block_trusts_no_ipv4_peer() -> None:
+    proxies = TrustedProxies("::/64")
+    assert not proxies.trusts("10.0.0.1")
+    assert not proxies.trusts("::ffff:10.0.0.1")
+    assert proxies.trusts("::1")
+    assert proxies.client_address("10.0.0.1", xff("203.0.113.9")) == "10.0.0.1"
+    assert TrustedProxies("::ffff:10.0.0.0/104").trusts("10.0.0.1")
+
+
 def test_all_hops_trusted_gives_the_leftmost() -> None:
     headers = xff("10.0.0.9, 10.0.0.8")
     assert PROXIES.client_address("127.0.0.1", headers) == "10.0.0.9"

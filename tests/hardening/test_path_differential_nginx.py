@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy import AccessPolicy, Decision, Scope
+from policy import AccessPolicy, Decision, Reason, Scope
 from policy.tokens import FakeClock, SQLiteStore, TokenService
 
 BASES = ["/commandcenter/api", "/n"]
@@ -109,13 +109,11 @@ CURATED = [
     "/n/plan?x#/../Job",
     "/n/plan#/../Job",
 ]
-# XXX: a raw '#' in the path of a request target is forwarded by nginx's
-# "location /" exactly as received, while canonical_path drops everything
-# after it as a fragment and allows what is left.  A client never sends a
-# fragment (RFC 9112 section 3.2), and a backend that keeps the '#' and
-# resolves dot segments would route "/plan#/../Job" to /Job.  The fix is
-# for canonical_path to refuse a '#' before the query; until then these
-# fail, pinned by xfail_strict.
+# A raw '#' in the path is forwarded by nginx's "location /" exactly as
+# received; a backend that kept it and resolved dot segments would route
+# "/plan#/../Job" to /Job.  A client never sends a fragment (RFC 9112
+# section 3.2), so canonical_path refuses the '#' and nginx forwards
+# nothing.
 FRAGMENTS = [
     "/commandcenter/api/plan#frag",
     "/commandcenter/api/plan#/../Job",
@@ -218,13 +216,13 @@ def test_curated_targets_forward_where_we_judged(
     check(gate, target)
 
 
-@pytest.mark.xfail(
-    reason="canonical_path drops a raw '#' that nginx forwards", strict=True
-)
 @pytest.mark.parametrize("target", FRAGMENTS)
-def test_a_raw_fragment_is_forwarded_where_we_judged(
+def test_a_raw_fragment_is_refused_and_never_forwarded(
     gate: tuple[int, str], target: str
 ) -> None:
+    port, token = gate
+    assert POLICY.check(ip="127.0.0.1", path=target).reason == Reason.BAD_PATH
+    assert request(port, target, token)[0] == 403
     check(gate, target)
 
 
