@@ -36,6 +36,8 @@ from types import MappingProxyType
 from typing import Final, Protocol
 
 from policy._decision import Decision, Reason
+from policy._errors import PolicyTypeError
+from policy._forwarded import TrustedProxies
 
 __all__ = [
     "DECISION_KEY",
@@ -45,6 +47,7 @@ __all__ = [
     "Denial",
     "TokenRead",
     "authorize",
+    "checked_config",
     "denial",
     "explain_bad_ip",
     "read_token",
@@ -96,6 +99,34 @@ class Authorizer(Protocol):
     ) -> Decision:
         """Decide one request; must deny, not raise, when it cannot decide."""
         ...
+
+
+def checked_config(
+    app: object, authorizer: object, trusted_proxies: object, *, kind: str
+) -> TrustedProxies:
+    """Validate a middleware's configuration; return the proxies to trust.
+
+    Raises:
+        PolicyTypeError: ``app`` is not callable, ``authorizer`` has no
+            ``authorize`` method, or ``trusted_proxies`` is neither
+            :class:`TrustedProxies` nor None.
+    """
+    if not callable(app):
+        raise PolicyTypeError(f"app must be {kind}, got {type(app).__name__}")
+    if not callable(getattr(authorizer, "authorize", None)):
+        raise PolicyTypeError(
+            "authorizer must have an authorize() method, "
+            f"got {type(authorizer).__name__}"
+        )
+    if trusted_proxies is None:
+        # No proxy is trusted: the socket peer is the client.
+        return TrustedProxies()
+    if not isinstance(trusted_proxies, TrustedProxies):
+        raise PolicyTypeError(
+            "trusted_proxies must be TrustedProxies or None, "
+            f"got {type(trusted_proxies).__name__}"
+        )
+    return trusted_proxies
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-from policy._errors import PolicyTypeError
 from policy._forwarded import TrustedProxies
-from policy._http import DECISION_KEY, Authorizer, authorize, denial, read_token
+from policy._http import (
+    DECISION_KEY,
+    Authorizer,
+    authorize,
+    checked_config,
+    denial,
+    read_token,
+)
 
 __all__ = ["PolicyMiddleware", "TrustedProxies", "wsgi_headers", "wsgi_target"]
 
@@ -90,23 +96,11 @@ class PolicyMiddleware:
         authorizer: Authorizer,
         trusted_proxies: TrustedProxies | None = None,
     ) -> None:
-        if not callable(app):
-            raise PolicyTypeError(f"app must be a WSGI app, got {type(app).__name__}")
-        if not callable(getattr(authorizer, "authorize", None)):
-            raise PolicyTypeError(
-                "authorizer must have an authorize() method, "
-                f"got {type(authorizer).__name__}"
-            )
-        if trusted_proxies is not None and not isinstance(
-            trusted_proxies, TrustedProxies
-        ):
-            raise PolicyTypeError(
-                "trusted_proxies must be TrustedProxies or None, "
-                f"got {type(trusted_proxies).__name__}"
-            )
+        self.trusted_proxies = checked_config(
+            app, authorizer, trusted_proxies, kind="a WSGI app"
+        )
         self.app = app
         self.authorizer = authorizer
-        self.trusted_proxies = trusted_proxies or TrustedProxies()
 
     def __call__(
         self, environ: Environ, start_response: StartResponse
