@@ -106,6 +106,8 @@ def checked_config(
 ) -> TrustedProxies:
     """Validate a middleware's configuration; return the proxies to trust.
 
+    ``kind`` names the app in the error, such as ``"an ASGI app"``.
+
     Raises:
         PolicyTypeError: ``app`` is not callable, ``authorizer`` has no
             ``authorize`` method, or ``trusted_proxies`` is neither

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from policy.cli._common import (
     EXIT_NO,
     EXIT_UNUSABLE,
     EXIT_YES,
     Subparsers,
+    add_request_arguments,
     load_or_fail,
 )
 
@@ -25,11 +25,7 @@ def register(subparsers: Subparsers) -> None:
         description="Decide whether a request from IP to PATH may go through. "
         "Exit 0 if allowed, 1 if denied, 2 if the policy cannot be used.",
     )
-    parser.add_argument("--policy", required=True, type=Path, metavar="P.toml")
-    parser.add_argument("--ip", required=True, help="the client address")
-    parser.add_argument("--path", required=True, help="the request target, as sent")
-    parser.add_argument("--method", default="GET")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_request_arguments(parser)
     parser.set_defaults(run=run)
 
 

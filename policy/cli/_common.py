@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_UNUSABLE",
     "EXIT_YES",
     "Subparsers",
+    "add_request_arguments",
     "fail",
     "load_or_fail",
 ]
@@ -25,6 +26,15 @@ EXIT_NO: Final = 1
 EXIT_UNUSABLE: Final = 2
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name a policy file and one request to judge by it."""
+    parser.add_argument("--policy", required=True, type=Path, metavar="P.toml")
+    parser.add_argument("--ip", required=True, help="the client address")
+    parser.add_argument("--path", required=True, help="the request target, as sent")
+    parser.add_argument("--method", default="GET")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def fail(message: str) -> int:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from policy._errors import PolicyError
 from policy._explain import explain_file
-from policy.cli._common import EXIT_NO, EXIT_UNUSABLE, EXIT_YES, Subparsers
+from policy.cli._common import (
+    EXIT_NO,
+    EXIT_UNUSABLE,
+    EXIT_YES,
+    Subparsers,
+    add_request_arguments,
+)
 
 __all__ = ["register", "run"]
 
@@ -25,11 +30,7 @@ def register(subparsers: Subparsers) -> None:
         "nearest ones). Exit 0 if allowed, 1 if denied, 2 if the policy "
         "cannot be used.",
     )
-    parser.add_argument("--policy", required=True, type=Path, metavar="P.toml")
-    parser.add_argument("--ip", required=True, help="the client address")
-    parser.add_argument("--path", required=True, help="the request target, as sent")
-    parser.add_argument("--method", default="GET")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_request_arguments(parser)
     parser.set_defaults(run=run)
 
 
