@@ -28,6 +28,8 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Final
 
 from policy._address import (
+    MAPPED_V4_FIRST,
+    MAPPED_V4_LAST,
     MAX_ADDRESS,
     Version,
     format_address,
@@ -96,15 +98,23 @@ class Entry:
     prefix_length: int | None = None
 
     def intervals(self) -> Iterator[tuple[Version, int, int]]:
-        """Yield the entry's interval and, if any, its IPv4 equivalent.
+        """Yield the intervals clients are judged against, per family.
 
-        Only an IPv6 entry lying wholly inside the IPv4-mapped block has
-        one; an entry reaching beyond the block never admits IPv4 clients.
+        Clients in the IPv4-mapped block are judged as IPv4, so that block
+        is never looked up on the IPv6 side: an IPv6 entry lying wholly
+        inside it yields its IPv4 equivalent only, and one reaching over it
+        yields only its parts outside the block (it admits no IPv4 client).
+        Either way the index holds only addresses a client can match, and
+        its CIDRs parse back to the same index.
         """
-        yield self.version, self.first, self.last
-        judged = self.judged()
-        if judged[0] != self.version:
-            yield judged
+        version, first, last = self.judged()
+        if version == 4 or last < MAPPED_V4_FIRST or first > MAPPED_V4_LAST:
+            yield version, first, last
+            return
+        if first < MAPPED_V4_FIRST:
+            yield 6, first, MAPPED_V4_FIRST - 1
+        if last > MAPPED_V4_LAST:
+            yield 6, MAPPED_V4_LAST + 1, last
 
     def judged(self) -> tuple[Version, int, int]:
         """Return the interval as clients are judged against it.

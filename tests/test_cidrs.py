@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from policy import IPAllowlist
 from policy.cli import main
@@ -27,7 +28,11 @@ def test_an_ipv6_entry_over_the_mapped_block_prints_no_ipv4(
     listed = tmp_path / "allow.txt"
     listed.write_text("::/64\n::ffff:192.0.2.0/120\n", encoding="utf-8")
     assert main(["cidrs", str(listed)]) == 0
-    assert capsys.readouterr().out == "192.0.2.0/24\n::/64\n"
+    mapped = ipaddress.ip_network("::ffff:0:0/96")
+    v6 = sorted(ipaddress.ip_network("::/64").address_exclude(mapped))
+    assert capsys.readouterr().out == "".join(
+        f"{cidr}\n" for cidr in ["192.0.2.0/24", *map(str, v6)]
+    )
 
 
 def test_policy_without_allowlist_is_every_address(
@@ -44,6 +49,10 @@ def test_policy_without_allowlist_is_every_address(
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(allowlists())
+# A range ending on the first address of the IPv4-mapped block: its CIDRs
+# once included ::ffff:0.0.0.0/128, which parses back as IPv4 0.0.0.0.
+@example("::-::ffff:0.0.0.0")
+@example("::/0")
 def test_cidr_list_round_trips(text: str) -> None:
     allowlist = IPAllowlist.parse(text)
     cidrs = allowlist.to_cidrs()
