@@ -50,7 +50,8 @@ class Renewer:
         store: Where the tokens live; every read and the swap go to it.
         rules: The lifetime numbers: access lifetime, renewal window and
             reuse grace.
-        now: Reads the clock, aware and in UTC; called once per attempt.
+        now: Reads the clock, aware and in UTC; called once per attempt,
+            and again when the attempt finds the pair superseded.
         policy_of: The token's AccessPolicy, whose allowlist judges the
             client address; may raise PolicyError when it no longer loads.
     """
@@ -207,6 +208,11 @@ class Renewer:
         # still current.  Read it again, after the token, to see its seed.
         pair = self.store.pair(token.token_id, pair.generation) or pair
         successor = self.store.pair(token.token_id, pair.generation + 1)
+        # ``now`` was read before the pair; a concurrent winner may have read
+        # its own instant later and still swapped first, so the pair looks
+        # superseded after ``now``.  The clock read again, after the swap was
+        # seen, is never before it, unless the clock itself stepped back.
+        now = max(now, self.now())
         if (
             successor is not None
             and pair.superseded_at is not None

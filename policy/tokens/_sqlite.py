@@ -121,7 +121,9 @@ class SQLiteStore:
 
     Connections are kept open and reused (see :mod:`._sqlite_pool`), each by
     one thread at a time, so one store object may be shared by threads;
-    separate processes, and forked children, may open the same file.  Every
+    separate processes, and forked children, may open the same file (a
+    child forked while a call was in flight refuses every call, since SQLite
+    could not lock the file safely there; see :mod:`._sqlite_pool`).  Every
     read is one statement, which SQLite runs as its own read transaction: it
     sees every change committed before it began, by any process, so a
     revocation elsewhere is seen by the very next lookup.  Nothing read is

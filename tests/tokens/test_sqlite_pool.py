@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -123,47 +125,130 @@ def test_threads_never_share_a_connection(opener: Opener) -> None:
     assert len(pool._idle) <= 4
 
 
-def test_a_changed_process_id_sets_the_old_connections_aside(
+def test_a_changed_process_id_without_the_fork_hook_refuses_connections(
     opener: Opener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A child forked other than by os.fork: nothing was closed beforehand, so
+    # the parent's connection is inherited and no new one would be safe.
     pool = ConnectionPool(opener, max_idle=2)
     with pool.connection() as parents:
         pass
+    monkeypatch.setattr(_sqlite_pool, "_POOLS", weakref.WeakSet([pool]))
+    monkeypatch.setattr(_sqlite_pool._PROCESS, "inherited", [])
+    monkeypatch.setattr(_sqlite_pool._PROCESS, "forked_in_use", False)
+    monkeypatch.setattr(_sqlite_pool._PROCESS, "pid", -1)
     # As in a child forked while another thread held the pool's lock.
     pool._lock.acquire()
-    monkeypatch.setattr(pool, "_pid", -1)
-    with pool.connection() as childs:
-        assert childs is not parents
-    assert any(conn is parents for conn in _sqlite_pool._INHERITED)
+    with (
+        pytest.raises(sqlite3.ProgrammingError) as caught,
+        pool.connection(),
+    ):
+        pass  # pragma: no cover - refused before this
+    assert str(caught.value) == (
+        "this process was forked while connections were in use"
+    )
+    assert _sqlite_pool._PROCESS.inherited == [parents]
+    assert _sqlite_pool._PROCESS.forked_in_use
     assert usable(parents)  # set aside, not closed
     pool.close()
     assert usable(parents)
 
 
-def _child(pool: ConnectionPool, parents_id: int, queue: Any) -> None:
-    with pool.connection() as conn:
-        conn.execute("INSERT INTO seen VALUES ('child')")
-        queue.put(
-            (
-                id(conn) != parents_id,
-                any(id(c) == parents_id for c in _sqlite_pool._INHERITED),
-            )
-        )
+def _child(pool: ConnectionPool, opener: Opener, queue: Any) -> None:
+    # Every outcome is reported, so a failing child fails the test at once.
+    try:
+        with pool.connection() as conn:
+            conn.execute("INSERT INTO seen VALUES ('child')")
+            queue.put((len(opener.opened), len(_sqlite_pool._PROCESS.inherited)))
+    except Exception as error:  # pragma: no cover - only when the test fails
+        queue.put((type(error).__name__, str(error)))
 
 
-def test_a_forked_child_opens_its_own_connection(opener: Opener) -> None:
+def test_a_fork_closes_idle_connections_and_the_child_opens_its_own(
+    opener: Opener,
+) -> None:
     pool = ConnectionPool(opener, max_idle=2)
     with pool.connection() as parents:
         parents.execute("CREATE TABLE seen (who TEXT)")
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    child = context.Process(target=_child, args=(pool, id(parents), queue))
+    child = context.Process(target=_child, args=(pool, opener, queue))
     child.start()
-    fresh, set_aside = queue.get(timeout=JOIN_SECONDS)
+    opened, inherited = queue.get(timeout=JOIN_SECONDS)
     child.join(timeout=JOIN_SECONDS)
     assert child.exitcode == 0
-    assert (fresh, set_aside) == (True, True)
-    # The parent's connection is untouched and sees the child's write.
+    # The child opened a second connection and inherited none.
+    assert (opened, inherited) == (2, 0)
+    # The parent's idle connection was closed just before the fork; its pool
+    # is usable again after it, and sees the child's write.
+    assert not usable(parents)
     with pool.connection() as again:
-        assert again is parents
+        assert again is not parents
         assert again.execute("SELECT who FROM seen").fetchall() == [("child",)]
+    assert "open=1 idle=1" in repr(pool)
+
+
+def _report_refusal(pool: ConnectionPool, queue: Any) -> None:
+    try:
+        with pool.connection():
+            queue.put("lent")  # pragma: no cover - only when the test fails
+    except sqlite3.ProgrammingError as error:
+        queue.put(str(error))
+    except Exception as error:  # pragma: no cover - only when the test fails
+        queue.put(f"{type(error).__name__}: {error}")
+
+
+def test_a_child_forked_while_a_connection_is_lent_refuses_connections(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, max_idle=2)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    with pool.connection() as lent:
+        child = context.Process(target=_report_refusal, args=(pool, queue))
+        child.start()
+        assert usable(lent)  # the parent's call goes on
+    refusal = queue.get(timeout=JOIN_SECONDS)
+    child.join(timeout=JOIN_SECONDS)
+    assert child.exitcode == 0
+    assert refusal == "this process was forked while connections were in use"
+    with pool.connection() as again:
+        assert again is lent
+
+
+def test_a_child_forked_while_a_connection_is_being_opened_refuses(
+    opener: Opener,
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    parent = os.getpid()
+
+    def slow_open() -> sqlite3.Connection:
+        # Slow in the parent only: a child that opens fails fast, not late.
+        if os.getpid() == parent:
+            entered.set()
+            release.wait(JOIN_SECONDS)
+        return opener()
+
+    pool = ConnectionPool(slow_open, max_idle=2)
+
+    def borrow() -> None:
+        with pool.connection():
+            pass
+
+    thread = threading.Thread(target=borrow)
+    thread.start()
+    try:
+        assert entered.wait(JOIN_SECONDS)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_report_refusal, args=(pool, queue))
+        child.start()
+        refusal = queue.get(timeout=JOIN_SECONDS)
+        child.join(timeout=JOIN_SECONDS)
+    finally:
+        release.set()
+        thread.join(timeout=JOIN_SECONDS)
+    assert child.exitcode == 0
+    assert refusal == "this process was forked while connections were in use"
+    with pool.connection() as conn:  # the parent's pool goes on working
+        assert usable(conn)

@@ -7,6 +7,7 @@ import sqlite3
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _contract import StoreContract, make_pair, make_token
@@ -22,6 +23,8 @@ from policy.tokens import (
     TokenStoreError,
 )
 from policy.tokens._sqlite import MIGRATIONS
+
+JOIN_SECONDS = 60
 
 
 class TestSQLiteStore(StoreContract):
@@ -160,6 +163,92 @@ def test_a_forked_child_uses_the_parents_store_object(tmp_path: Path) -> None:
         assert child.exitcode == 0
         assert _allowed(service, issued.access_token) is Reason.REVOKED
         assert store.schema_version() == SCHEMA_VERSION
+
+
+def _revoke_when_told(path: Path, token_id: str, ready: Any, go: Any, out: Any) -> None:
+    try:
+        with SQLiteStore(path) as store:
+            # Connected: in WAL mode the idle connection holds a shared lock.
+            store.get(token_id)
+            ready.set()
+            if not go.wait(JOIN_SECONDS):
+                raise TimeoutError("never told to go")
+            store.revoke(token_id, at=T0, cause="user")
+    except Exception as error:
+        out.put(f"{type(error).__name__}: {error}")
+    else:
+        out.put("ok")
+
+
+def test_a_child_forked_with_the_store_open_holds_real_locks(tmp_path: Path) -> None:
+    # SQLite records per process which locks it holds on a file.  A child
+    # forked while the parent had the file open would inherit that record but
+    # not the locks, so its connection would never take them; the parent,
+    # closing its last connection, would then see no other user, checkpoint
+    # and delete the WAL, and the child's write would be lost.
+    path = tmp_path / "tokens.db"
+    store = SQLiteStore(path)
+    store.add(make_token(), make_pair())
+    context = multiprocessing.get_context("fork")
+    ready, go, out = context.Event(), context.Event(), context.Queue()
+    child = context.Process(
+        target=_revoke_when_told, args=(path, "tok_1", ready, go, out), daemon=True
+    )
+    child.start()
+    try:
+        assert ready.wait(JOIN_SECONDS)
+        store.close()
+        with SQLiteStore(path) as other:
+            assert other.get("tok_1") == make_token()
+        # The child still uses the WAL, so the parent must not remove it.
+        assert (tmp_path / "tokens.db-wal").exists()
+        go.set()
+        assert out.get(timeout=JOIN_SECONDS) == "ok"
+    finally:
+        child.join(timeout=JOIN_SECONDS)
+        if child.is_alive():  # pragma: no cover - only when the test fails
+            child.kill()
+    assert child.exitcode == 0
+    with SQLiteStore(path) as again:
+        token = again.get("tok_1")
+    assert token is not None
+    assert token.revoked_cause == "user"
+
+
+def _use_after_fork(store: SQLiteStore, path: Path, out: Any) -> None:
+    outcomes = []
+    for use in (store.schema_version, lambda: SQLiteStore(path).schema_version()):
+        try:
+            use()
+        except TokenStoreError as error:
+            outcomes.append(str(error))
+        else:  # pragma: no cover - only when the test fails
+            outcomes.append("used")
+    out.put(outcomes)
+
+
+def test_a_child_forked_while_a_call_is_in_flight_refuses_the_store(
+    tmp_path: Path,
+) -> None:
+    # A connection lent out at the fork cannot be closed first; the child
+    # inherits its lock record, so no connection there would be safe.
+    path = tmp_path / "tokens.db"
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    with SQLiteStore(path) as store:
+        with store._pool.connection():
+            child = context.Process(target=_use_after_fork, args=(store, path, out))
+            child.start()
+        outcomes = out.get(timeout=JOIN_SECONDS)
+        child.join(timeout=JOIN_SECONDS)
+        assert child.exitcode == 0
+        assert store.schema_version() == SCHEMA_VERSION
+    refused = (
+        f"token store {echo(str(path))} failed: ProgrammingError: "
+        "this process was forked while connections were in use"
+    )
+    # The parent's store object and a new one opened in the child alike.
+    assert outcomes == [refused, refused]
 
 
 def test_close_makes_the_store_unusable(tmp_path: Path) -> None:
