@@ -243,6 +243,14 @@ class ForwardAuthApp:
             answer = denial(_UNKNOWN_CLIENT)
             await _send(send, answer.status, list(answer.headers), answer.body)
             return
+        # The gateway-wide policy binds renewal as it binds every request:
+        # otherwise a client it refuses could keep a stolen pair alive.
+        if self.policy is not None:
+            gate = self.policy.check(ip=ip, path=asgi_target(scope), method="POST")
+            if not gate.allowed:
+                answer = denial(gate)
+                await _send(send, answer.status, list(answer.headers), answer.body)
+                return
         try:
             # Renewal writes, and may wait for another writer's lock:
             # off the event loop, so checks go on meanwhile.

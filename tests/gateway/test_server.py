@@ -316,6 +316,12 @@ def test_gateway_policy_is_judged_first(
     assert outside.status_code == 403  # not 401: the gateway refuses first
     assert outside.json() == {"reason": "ip_not_allowed"}
 
+    # Renewal too: a client the gateway refuses cannot keep a pair alive.
+    refused = post_renewal(client, issued, ip="203.0.113.200")
+    assert (refused.status_code, refused.json()) == (403, {"reason": "ip_not_allowed"})
+    renewed = post_renewal(client, issued, ip="203.0.113.9")
+    assert renewed.status_code == 200
+
 
 def test_crashing_service_answers_503(exploding: Any) -> None:
     exploding.renew = lambda **_: None
