@@ -399,9 +399,9 @@ async def _send(
 
 
 def _asks(scope: Scope) -> bool:
-    """True when a gateway asks about an original request (it names one).
+    """True when a gateway asks about an original request (names a part).
 
     A gateway wired to ``/healthz`` by mistake then gets a decision, not
     the health check's 200 that would let every request through.
     """
-    return bool(_values(asgi_headers(scope), _URI_HEADERS))
+    return bool(_values(asgi_headers(scope), _URI_HEADERS + _METHOD_HEADERS))

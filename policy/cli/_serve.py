@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from typing import get_args
@@ -86,13 +87,30 @@ def register(subparsers: Subparsers) -> None:
 
 def _port(text: str) -> int:
     """A TCP port number, 1 to 65535 (0 would pick one nobody is told)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
+    port = int(text) if text.isascii() and text.isdigit() else -1
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 1 to 65535, got {text!r}")
     return port
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``, of the family its address has.
+
+    Raises:
+        OSError: the host does not resolve, or the address cannot be bound.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def build_app(args: argparse.Namespace) -> ForwardAuthApp:
@@ -136,6 +154,13 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as error:
         return fail(str(error))
 
+    # Bind first, so that an address in use or a bad host is an error on
+    # stderr with status 2, and "listening" is said only once it is true.
+    try:
+        listener = _listen(args.host, args.port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     trusted = ", ".join(args.trusted_proxy) or "none"
     print(
         f"policy serve: listening on http://{args.host}:{args.port} "
@@ -143,10 +168,8 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=args.host,
-        port=args.port,
         # The service reads forwarding headers itself, from trusted proxies
         # only; uvicorn's own reading would replace the peer before that.
         proxy_headers=False,
@@ -155,4 +178,11 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         lifespan="on",
     )
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except SystemExit as stopped:
+        if stopped.code not in (None, 0):
+            return fail(f"the server stopped on an error (status {stopped.code})")
+    finally:
+        listener.close()
     return EXIT_YES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,9 @@ def test_bad_configuration_fails_before_serving(
         _serve.build_app(parse("--db", str(db), *argv))
 
 
-@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "http"])
+@pytest.mark.parametrize(
+    "port", ["0", "65536", "99999", "-1", "http", " 80", "\u0668\u0660\u0668\u0660"]
+)
 def test_port_out_of_range_is_a_usage_error(
     db: Path, port: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -85,6 +88,24 @@ def test_port_out_of_range_is_a_usage_error(
         parse("--db", str(db), "--port", port)
     assert caught.value.code == 2
     assert f"port must be 1 to 65535, got {port!r}" in capsys.readouterr().err
+
+
+def test_an_address_in_use_is_a_clear_error_before_listening(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert _serve.run(parse("--db", str(db), "--port", str(port))) == 2
+    err = capsys.readouterr().err
+    assert f"policy: cannot listen on 127.0.0.1:{port}: " in err
+    assert "listening on" not in err
+
+
+def test_a_host_that_does_not_resolve_is_a_clear_error(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _serve.run(parse("--db", str(db), "--host", "999.1.1.1")) == 2
+    assert "policy: cannot listen on 999.1.1.1:8181: " in capsys.readouterr().err
 
 
 def test_missing_store_is_refused(tmp_path: Path, capsys: Any) -> None:

@@ -80,9 +80,13 @@ def test_health(client: TestClient) -> None:
 
 def test_health_path_asked_about_a_request_is_a_check(client: TestClient) -> None:
     # A gateway pointed at /healthz by mistake must not get a blanket 200.
-    response = client.get("/healthz", headers={"X-Original-URI": "/Client/1"})
-    assert response.status_code == 401
-    assert response.headers["x-policy-reason"] == "missing_token"
+    for header in ("X-Original-URI", "X-Forwarded-Uri"):
+        response = client.get("/healthz", headers={header: "/Client/1"})
+        assert response.status_code == 401
+        assert response.headers["x-policy-reason"] == "missing_token"
+    for header in ("X-Original-Method", "X-Forwarded-Method"):
+        response = client.get("/healthz", headers={header: "GET"})
+        assert response.status_code != 200
 
 
 def test_allowed_answers_200_with_reason_and_token_id(
