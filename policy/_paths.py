@@ -32,13 +32,24 @@ them:
   ``#`` travels as ``%23``, which is kept.
 * Double encoding.  ``%252F`` is ``%2F`` to a server that decodes twice;
   ``%25`` followed by two hex digits is refused.
-* Segments made only of dots.  Windows drops trailing dots from file and
-  directory names, so IIS and other Windows servers may read ``...`` or
-  ``....`` as ``.`` or ``..``, or as an empty name.  A segment of any
-  number of dots, raw or encoded, is refused like ``.`` and ``..``.  A
-  trailing dot after other characters (``/Client.``) is kept: it cannot
-  climb, and such a path fails closed anyway, because ``/Client.`` does not
-  equal the endpoint ``/Client`` on a segment boundary.
+* Segments that may read as dots.  Windows drops trailing dots and
+  spaces from file and directory names, so IIS and other Windows servers
+  may read ``...``, ``..%20`` or ``.%20`` as ``.`` or ``..``, or as an
+  empty name; NFKC turns a no-break space into a space, and some
+  normalisers drop invisible characters (category Cf, such as U+200B,
+  U+FEFF and U+00AD, and the other default-ignorable ones).  So each
+  segment is decoded, NFKC-normalised and stripped of invisible
+  characters, and refused when what is left holds only dots and
+  whitespace (``dot-segment``).  A segment starting with ``..`` is refused
+  too (``..%3F``, ``..:$DATA``, ``...x``, ``..x``): no API path segment
+  does, and the rule leaves nothing for a server to strip its way to
+  ``..``.  A dot elsewhere (``/.hidden``, ``/v1.2``, ``/Client.``) is
+  kept: it cannot climb, and ``/Client.`` fails closed anyway, because it
+  does not equal the endpoint ``/Client`` on a segment boundary.
+* NTFS stream names.  ``name::$DATA`` opens the file ``name`` on NTFS, and
+  ``dir::$INDEX_ALLOCATION`` the directory ``dir``, so a suffix the
+  matcher sees can vanish on the server.  A segment holding ``:$`` (after
+  the same decoding) is refused (``ntfs-stream``).
 * Characters that turn into separators.  Windows "best fit" mapping, used
   when a wide string is converted to an ANSI code page, and Unicode NFKC
   normalisation turn some non-ASCII characters into ASCII ones: the
@@ -56,9 +67,11 @@ unreserved characters (RFC 3986 section 2.3) are decoded, other escapes get
 upper-case hex (section 2.1), and repeated slashes are merged.  The result
 holds only ASCII, so case folding it is plain ASCII folding.
 
-The common path (letters, digits, single slashes, no escapes) is accepted by
-one anchored regular expression without nested repetition, so the cost is
-linear and small; everything else takes one pass over the characters.
+The common path (letters, digits, single slashes, no escapes, no segment
+starting with a dot) is accepted by one anchored regular expression without
+nested repetition, so the cost is linear and small; everything else takes
+one pass over the characters, and only a segment holding '.', '%' or ':' is
+decoded again for the dot and stream rules.
 """
 
 from __future__ import annotations
@@ -66,6 +79,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Final
+from urllib.parse import unquote
 
 from policy._errors import MAX_ECHO, Diagnostic, PolicyError, PolicyTypeError, echo
 
@@ -98,6 +112,39 @@ _BEST_FIT: Final = frozenset("\u2215\u2044\u29f8\u29f5\u29f9\u00a5\u20a9")
 # under one star, so matching cannot backtrack.
 _PLAIN: Final = re.compile(r"/[A-Za-z0-9._~!$&'()*+,=:@/-]*").fullmatch
 
+# Default-ignorable code points outside category Cf (Unicode
+# DerivedCoreProperties): combining grapheme joiner, Hangul fillers,
+# Khmer inherent vowels, Mongolian and other variation selectors, and the
+# reserved ranges.  Category Cf is tested by itself.
+_IGNORABLE_RANGES: Final = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x2065, 0x2065),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0xE0000, 0xE0FFF),
+)
+
+# The refusals of one whole segment: (code, rule).
+_ONLY_DOTS: Final = (
+    "dot-segment",
+    "path must not contain a segment made only of dots ('.', '..', '...') in"
+    " any spelling, even with spaces or invisible characters added",
+)
+_TWO_DOTS: Final = (
+    "dot-segment",
+    "path must not contain a segment starting with '..' in any spelling (no"
+    " API path segment does)",
+)
+_NTFS_STREAM: Final = (
+    "ntfs-stream",
+    "path must not name an NTFS data stream (':$', as in '::$DATA') in any spelling",
+)
+
 
 class PathError(PolicyError):
     """A request path was refused; it carries one diagnostic with the code.
@@ -124,17 +171,19 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
 
     A refusal reads, for ``/plan/%2e%2E/Client``::
 
-        <path>:1:7: error dot-segment path must not contain a '.' or '..'
-        segment in any spelling, got '/plan/%2e%2E/Client'
+        <path>:1:7: error dot-segment path must not contain a segment made
+        only of dots ('.', '..', '...') in any spelling, even with spaces or
+        invisible characters added, got '/plan/%2e%2E/Client'
 
     Args:
         raw: The request target as received, still percent-encoded.
         max_length: Longer targets are refused before parsing.
 
     Returns:
-        The canonical path: starts with ``/``, ASCII only, no empty, ``.``
-        or ``..`` segment, escapes only where needed, in upper-case hex; a
-        single trailing slash is kept.
+        The canonical path: starts with ``/``, ASCII only, no empty
+        segment, none made only of dots or starting with ``..``, no ``:$``,
+        escapes only where needed, in upper-case hex; a single trailing
+        slash is kept.
 
     Raises:
         PathError: The target is refused; ``code`` says why.
@@ -149,7 +198,12 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
 
 def _is_plain(path: str) -> bool:
     """True when ``path`` is already canonical, with nothing to cut or check."""
-    return _PLAIN(path) is not None and "//" not in path and "/." not in path
+    return (
+        _PLAIN(path) is not None
+        and "//" not in path
+        and "/." not in path
+        and ":$" not in path
+    )
 
 
 class _Canonicaliser:
@@ -367,14 +421,9 @@ class _Canonicaliser:
         """Close the segment ending before ``index``: merge empties, refuse dots."""
         text = "".join(self.segment)
         begin = self.raw.rfind("/", 0, index) + 1
-        if text and not text.strip("."):
-            self.fail(
-                begin + 1,
-                "dot-segment",
-                "path must not contain a segment made only of dots ('.', '..',"
-                " '...') in any spelling",
-                self.raw[begin:index],
-            )
+        fault = _segment_fault(text)
+        if fault is not None:
+            self.fail(begin + 1, fault[0], fault[1], self.raw[begin:index])
         if self.escape_columns:
             self.check_double_encoding(text)
         if text:
@@ -423,6 +472,47 @@ class _Canonicaliser:
         self, column: int, code: str, rule: str, text: str, *, got: str | None = None
     ) -> None:
         raise _error(self.raw, column, code, rule, text, got=got)
+
+
+def _segment_fault(text: str) -> tuple[str, str] | None:
+    """The code and rule refusing one segment, or None to keep it.
+
+    ``text`` is the segment as built: unreserved escapes decoded, others
+    kept.  Without a '.', '%' or ':' no rule below can apply, so ordinary
+    segments cost one scan.  An empty ``text`` (merged slashes) is kept.
+    """
+    if "." not in text and "%" not in text and ":" not in text:
+        return None
+    seen = _as_seen(text)
+    if not seen.replace(".", "").strip():
+        return _ONLY_DOTS
+    if seen.lstrip().startswith(".."):
+        return _TWO_DOTS
+    if ":$" in seen:
+        return _NTFS_STREAM
+    return None
+
+
+def _as_seen(text: str) -> str:
+    """Decode ``text``, normalise it with NFKC and drop invisible characters.
+
+    That is the most a server, a file system or a normaliser in between is
+    known to fold a name to.  The escapes in ``text`` were checked to be
+    valid UTF-8, so decoding cannot fail.
+    """
+    decoded = unquote(text, errors="strict") if "%" in text else text
+    if decoded.isascii():
+        return decoded
+    normal = unicodedata.normalize("NFKC", decoded)
+    return "".join(char for char in normal if not _is_ignorable(char))
+
+
+def _is_ignorable(char: str) -> bool:
+    """True for a format or other default-ignorable (invisible) character."""
+    if unicodedata.category(char) == "Cf":
+        return True
+    point = ord(char)
+    return any(low <= point <= high for low, high in _IGNORABLE_RANGES)
 
 
 def _is_confusable(char: str) -> bool:

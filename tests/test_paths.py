@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -39,7 +40,20 @@ HANDED = Path("/work/shared/cases/handed.json")
         ("/.well-known/x", "/.well-known/x"),
         ("/a.b/x.", "/a.b/x."),
         ("/Client.", "/Client."),
-        ("/.x./..x", "/.x./..x"),
+        ("/.x./x..", "/.x./x.."),
+        # A dot that cannot climb is kept: leading, trailing or inside.
+        ("/a/.hidden", "/a/.hidden"),
+        ("/a/x.", "/a/x."),
+        ("/a/v1.2", "/a/v1.2"),
+        ("/a/.x.y", "/a/.x.y"),
+        ("/a/%2Ehidden", "/a/.hidden"),
+        ("/a/.%20x", "/a/.%20x"),
+        ("/a/x%20", "/a/x%20"),
+        ("/a/x%E2%80%8B", "/a/x%E2%80%8B"),
+        # A colon is kept unless a '$' follows it.
+        ("/a/x:y", "/a/x:y"),
+        ("/a/$x:", "/a/$x:"),
+        ("/a/x:/$y", "/a/x:/$y"),
         # Non-ASCII that normalises to letters only: kept (it never equals
         # an ASCII endpoint, so it fails closed).
         ("/%ef%bc%a1", "/%EF%BC%A1"),
@@ -81,6 +95,64 @@ def test_canonical_forms(raw: str, expected: str) -> None:
         ("/plan/%2e%2e%2e/x", "dot-segment", 7),
         ("/plan/.%2E./x", "dot-segment", 7),
         ("/.....", "dot-segment", 2),
+        # Windows strips trailing dots and spaces: '.. ' and '. ' climb.
+        ("/a/..%20", "dot-segment", 4),
+        ("/a/..%20/b", "dot-segment", 4),
+        ("/a/%2E%2E%20", "dot-segment", 4),
+        ("/a/.%2e%20%20", "dot-segment", 4),
+        ("/a/.%20", "dot-segment", 4),
+        ("/a/%2e%20/b", "dot-segment", 4),
+        ("/a/.%20.%20", "dot-segment", 4),
+        # NFKC turns a no-break space (or an ideographic one) into a space.
+        ("/a/..%C2%A0", "dot-segment", 4),
+        ("/a/%2e%2e%c2%a0", "dot-segment", 4),
+        ("/a/..%E3%80%80", "dot-segment", 4),
+        # Invisible characters are dropped: zero-width space, BOM, soft
+        # hyphen, line separator, Hangul filler (default-ignorable, not Cf).
+        ("/a/..%E2%80%8B", "dot-segment", 4),
+        ("/a/%2E%2E%e2%80%8b", "dot-segment", 4),
+        ("/a/..%EF%BB%BF", "dot-segment", 4),
+        ("/a/%EF%BB%BF..", "dot-segment", 4),
+        ("/a/..%C2%AD", "dot-segment", 4),
+        ("/a/.%C2%AD.", "dot-segment", 4),
+        ("/a/.%E2%80%A8", "dot-segment", 4),
+        ("/a/..%E1%85%9F", "dot-segment", 4),
+        # Only spaces or invisible characters: an empty name to Windows.
+        ("/a/%20/b", "dot-segment", 4),
+        ("/a/%E2%80%8B/b", "dot-segment", 4),
+        ("/a/%20..", "dot-segment", 4),
+        # A segment starting with '..' is refused whatever follows.
+        ("/a/..%3f", "dot-segment", 4),
+        ("/a/..%3F/b", "dot-segment", 4),
+        ("/a/%2e%2e%3f", "dot-segment", 4),
+        ("/a/..:$DATA", "dot-segment", 4),
+        ("/a/..%3A%24DATA", "dot-segment", 4),
+        ("/a/..::$INDEX_ALLOCATION", "dot-segment", 4),
+        ("/a/%2E%2E%3A%3A%24INDEX_ALLOCATION/b", "dot-segment", 4),
+        ("/a/..x", "dot-segment", 4),
+        ("/a/...x", "dot-segment", 4),
+        ("/a/%2E.x", "dot-segment", 4),
+        ("/a/.%E2%80%8B.x", "dot-segment", 4),
+        ("/a/%20..x", "dot-segment", 4),
+        # Raw spaces and raw invisible characters are refused before that.
+        ("/a/.. ", "whitespace", 6),
+        ("/a/..\u200b", "non-ascii", 6),
+        ("/a/..\ufeff", "non-ascii", 6),
+        ("/a/..\u00ad", "non-ascii", 6),
+        ("/a/..\u00a0", "whitespace", 6),
+        ("/a/..?", "dot-segment", 4),
+        # NTFS streams: 'x::$DATA' is the file 'x'.
+        ("/x::$DATA", "ntfs-stream", 2),
+        ("/a/x::$DATA", "ntfs-stream", 4),
+        ("/a/x:$DATA", "ntfs-stream", 4),
+        ("/a/dir::$INDEX_ALLOCATION/b", "ntfs-stream", 4),
+        ("/a/x:s:$DATA?q=1", "ntfs-stream", 4),
+        ("/a/x%3A%3A%24DATA", "ntfs-stream", 4),
+        ("/a/x%3a$DATA", "ntfs-stream", 4),
+        ("/a/x:%24DATA", "ntfs-stream", 4),
+        ("/a/x:%E2%80%8B$DATA", "ntfs-stream", 4),
+        ("/a/x%EF%BC%9A%EF%BC%84DATA", "ntfs-stream", 4),
+        ("/a/.x::$DATA", "ntfs-stream", 4),
         ("/plan/%EF%BC%8F..%EF%BC%8FClient", "confusable-character", 7),
         ("/a%EF%BC%8Eb", "confusable-character", 3),
         ("/a%ef%b9%a8", "confusable-character", 3),
@@ -146,7 +218,8 @@ def test_error_wording_and_family() -> None:
         canonical_path("/plan/%2e%2E/Client")
     assert str(caught.value) == (
         "<path>:1:7: error dot-segment path must not contain a segment made only "
-        "of dots ('.', '..', '...') in any spelling, got '/plan/%2e%2E/Client'"
+        "of dots ('.', '..', '...') in any spelling, even with spaces or "
+        "invisible characters added, got '/plan/%2e%2E/Client'"
     )
     assert isinstance(caught.value, PolicyError)
     assert isinstance(caught.value, ValueError)
@@ -220,7 +293,24 @@ _CONFUSABLE = (
         (
             "/plan/...",
             "path must not contain a segment made only of dots ('.', '..', '...') "
-            "in any spelling, got '/plan/...'",
+            "in any spelling, even with spaces or invisible characters added, "
+            "got '/plan/...'",
+        ),
+        (
+            "/plan/..%20",
+            "path must not contain a segment made only of dots ('.', '..', '...') "
+            "in any spelling, even with spaces or invisible characters added, "
+            "got '/plan/..%20'",
+        ),
+        (
+            "/plan/...x",
+            "path must not contain a segment starting with '..' in any spelling "
+            "(no API path segment does), got '/plan/...x'",
+        ),
+        (
+            "/plan/x::$DATA",
+            "path must not name an NTFS data stream (':$', as in '::$DATA') in "
+            "any spelling, got '/plan/x::$DATA'",
         ),
         (
             "/a%EF%BC%8Fb",
@@ -347,6 +437,25 @@ _DANGER = st.sampled_from(
         "%C2%85",
         "#",
         "#/../",
+        "/..%20",
+        "/.%20",
+        "/%20",
+        "/..%C2%A0",
+        "/..%E2%80%8B",
+        "/..%EF%BB%BF",
+        "/..%C2%AD",
+        "/.%E2%80%8B",
+        "/%E2%80%8B",
+        "/..%3f",
+        "/..:$DATA",
+        "/..::$INDEX_ALLOCATION",
+        "/..x",
+        "/...x",
+        "::$DATA",
+        ":$DATA",
+        "::$INDEX_ALLOCATION",
+        "%3A%3A%24DATA",
+        ":%24DATA",
     ]
 )
 _SAFE = st.text(alphabet=string.ascii_letters + string.digits + "-_~", max_size=8)
@@ -364,3 +473,46 @@ def test_dangerous_shapes_always_refused(
         raw = f"/{before}{danger}{after}{tail}"
     with pytest.raises(PathError):
         canonical_path(raw)
+
+
+# What may follow '..' at the start of a segment: anything at all.
+_AFTER_TWO_DOTS = st.lists(
+    st.one_of(
+        st.sampled_from(list(string.ascii_letters[:4] + "09-._~!$&'()*+,=:@")),
+        st.sampled_from(["%20", "%2E", "%3F", "%C2%A0", "%E2%80%8B", "%41"]),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300)
+@given(_SAFE, st.sampled_from(["..", "%2E.", ".%2e", "%2E%2E"]), _AFTER_TWO_DOTS)
+def test_segments_starting_with_two_dots_always_refused(
+    before: str, dots: str, after: list[str]
+) -> None:
+    raw = f"/{before}/{dots}{''.join(after)}"
+    with pytest.raises(PathError) as caught:
+        canonical_path(raw)
+    assert caught.value.code == "dot-segment"
+    assert caught.value.diagnostics[0].column == len(before) + 3
+
+
+_PLAIN_ALPHABET = string.ascii_letters[:4] + "09._~!$&'()*+,=:@/-"
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=_PLAIN_ALPHABET, max_size=30).map(lambda text: "/" + text))
+def test_fast_path_agrees_with_full_walk(raw: str) -> None:
+    # The fast path may skip the walk only where the walk accepts as is.
+    fast = _outcome(raw)
+    with mock.patch("policy._paths._is_plain", return_value=False):
+        walked = _outcome(raw)
+    assert fast == walked
+
+
+def _outcome(raw: str) -> str:
+    """The canonical form of ``raw``, or the code of its refusal."""
+    try:
+        return canonical_path(raw)
+    except PathError as error:
+        return f"refused: {error.code}"

@@ -72,6 +72,9 @@ _BAD_PATHS = [
     "/a%252F",
     "/a%C0%AE",
     "/a|b",
+    "/plan/..%20",
+    "/plan/...x",
+    "/plan/x::$DATA",
 ]
 
 
