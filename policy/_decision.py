@@ -2,7 +2,8 @@
 
 A :class:`Decision` is a plain, immutable record.  The core returns it and
 never logs it; adapters (CLI, middleware, audit log) decide what to do with
-it.  It never holds a secret: a token is named by its id and name only.
+it.  It never holds a secret: a token is named by its id and name only, and
+text shaped like a token secret in the path, method or detail is redacted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
+
+from policy._redact import redact
 
 __all__ = ["Decision", "Reason"]
 
@@ -53,8 +56,9 @@ class Decision:
         rule: The allowlist entry or endpoint that decided, when one did.
         ip: The client address as judged (unmapped from IPv4-mapped IPv6),
             or None when it could not be parsed.
-        path: The canonical path as matched, or None when it was refused.
-        method: The request method, upper-cased.
+        path: The canonical path as matched, or None when it was refused;
+            text shaped like a token secret is redacted (``cvpat_***``).
+        method: The request method, upper-cased; redacted likewise.
         token_id: The token's id, when a token was presented and known.
         token_name: The token's name, likewise.
     """
@@ -74,6 +78,17 @@ class Decision:
             raise ValueError(
                 f"allowed={self.allowed} contradicts reason {self.reason.value!r}"
             )
+        # A client may paste a token secret into its request (a path, even a
+        # method), and the record must not carry it on.  Every decision
+        # passes here: the substring test, shared by both secret prefixes,
+        # keeps an ordinary value to one scan without the regex.
+        path, method, detail = self.path, self.method, self.detail
+        if path is not None and "cvp" in path:
+            object.__setattr__(self, "path", redact(path))
+        if method is not None and "cvp" in method:
+            object.__setattr__(self, "method", redact(method))
+        if "cvp" in detail:
+            object.__setattr__(self, "detail", redact(detail))
 
     def __bool__(self) -> bool:
         return self.allowed

@@ -23,6 +23,7 @@ from policy._decision import Decision
 from policy._paths import PathError, canonical_path
 from policy._policy import AccessPolicy
 from policy._policyfile import load_policy, locate_items, read_document
+from policy._redact import redact
 
 __all__ = ["EndpointRef", "EntryRef", "Explanation", "explain", "explain_file"]
 
@@ -292,7 +293,7 @@ def explain_file(
     """
     policy = load_policy(policy_path)
     document, lines = read_document(
-        Path(policy_path).read_bytes(), source=str(policy_path)
+        Path(policy_path).read_bytes(), source=redact(str(policy_path))
     )
     maps: dict[str, LineMap | None] = {}
     for key in ("ip_allowlist", "endpoints"):

@@ -13,6 +13,7 @@ from typing import Final
 
 from policy._allowlist import IPAllowlist
 from policy._errors import Diagnostic, PolicyFileError
+from policy._redact import redact
 
 __all__ = ["MAX_FILE_BYTES", "read_allowlist_file", "read_source"]
 
@@ -30,7 +31,7 @@ def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
             larger than ``max_bytes`` (``too-large``) or is not UTF-8
             (``encoding``, at the line and column of the first bad byte).
     """
-    source = str(path)
+    source = redact(str(path))
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
@@ -60,7 +61,9 @@ def read_allowlist_file(path: str | Path, *, lenient: bool = False) -> IPAllowli
         PolicyFileError: as :func:`read_source`.
         AllowlistError: an entry does not parse, or there is none.
     """
-    return IPAllowlist.parse(read_source(path), source=str(path), lenient=lenient)
+    return IPAllowlist.parse(
+        read_source(path), source=redact(str(path)), lenient=lenient
+    )
 
 
 def _error(

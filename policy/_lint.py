@@ -53,6 +53,7 @@ from policy._policyfile import (
     locate_items,
     read_document,
 )
+from policy._redact import redact
 
 __all__ = [
     "Catalogue",
@@ -218,7 +219,7 @@ def _read_text(path: Path) -> str | Diagnostic:
         data = stream.read(MAX_POLICY_BYTES + 1)
     if len(data) > MAX_POLICY_BYTES:
         return Diagnostic(
-            str(path),
+            redact(str(path)),
             1,
             1,
             "",
@@ -230,7 +231,7 @@ def _read_text(path: Path) -> str | Diagnostic:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         return Diagnostic(
-            str(path),
+            redact(str(path)),
             line,
             1,
             "",
@@ -256,7 +257,11 @@ def lint_policy_file(
     if isinstance(text, Diagnostic):
         return [text]
     return lint_policy(
-        text, source=str(path), my_ip=my_ip, internet=internet, catalogue=catalogue
+        text,
+        source=redact(str(path)),
+        my_ip=my_ip,
+        internet=internet,
+        catalogue=catalogue,
     )
 
 
@@ -272,4 +277,6 @@ def lint_allowlist_file(
     text = _read_text(Path(path))
     if isinstance(text, Diagnostic):
         return [text]
-    return lint_allowlist(text, source=str(path), my_ip=my_ip, internet=internet)
+    return lint_allowlist(
+        text, source=redact(str(path)), my_ip=my_ip, internet=internet
+    )

@@ -39,6 +39,7 @@ from policy._errors import (
 )
 from policy._files import read_source
 from policy._policy import AccessPolicy
+from policy._redact import redact
 from policy._scope import Scope
 
 __all__ = [
@@ -93,7 +94,7 @@ def load_policy(path: str | Path, *, cache_size: int = 0) -> AccessPolicy:
             f"cache_size must be an int of at least 0, got {cache_size!r}"
         )
     data = read_source(path, max_bytes=MAX_POLICY_BYTES)
-    policy = loads_policy(data, source=str(path))
+    policy = loads_policy(data, source=redact(str(path)))
     return policy.with_cache(cache_size) if cache_size else policy
 
 

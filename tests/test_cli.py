@@ -192,3 +192,47 @@ def test_replay_top_must_be_a_count(
         main(["replay", "--policy", str(PLAN), str(LOG), "--top", top])
     assert caught.value.code == 2
     assert f"must be 0 or more, got {top!r}" in capsys.readouterr().err
+
+
+SECRET = "cvpat_" + "Q" * 43
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--policy", "{missing}", "--ip", "192.0.2.1", "--path", "/x"],
+        ["explain", "--policy", "{missing}", "--ip", "192.0.2.1", "--path", "/x"],
+        ["cidrs", "{missing}"],
+        ["cidrs", "{bad}"],
+        ["diff", "{missing}", "{plan}"],
+        ["diff", "{bad}", "{bad}"],
+        ["lint", "{missing}"],
+        ["replay", "--policy", "{plan}", "{missing}"],
+        ["replay", "--policy", "{plan}", "{log}", "--decisions", "{missing_dir}"],
+    ],
+)
+def test_a_secret_in_a_file_path_is_not_echoed(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A secret pasted where a file name goes: the file does not exist, or
+    # exists and does not parse; either way the message names it redacted.
+    secret_dir = tmp_path / SECRET
+    secret_dir.mkdir()
+    bad = secret_dir / "allow.txt"
+    bad.write_text("10.0.0.010\n", encoding="utf-8")
+    log = tmp_path / "access.log"
+    log.write_text("", encoding="utf-8")
+    names = {
+        "missing": str(tmp_path / f"{SECRET}.toml"),
+        "missing_dir": str(tmp_path / "nowhere" / SECRET),
+        "bad": str(bad),
+        "plan": str(PLAN),
+        "log": str(log),
+    }
+
+    status = main([word.format(**names) for word in argv])
+
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "Q" * 8 not in captured.out + captured.err
+    assert "cvpat_***" in captured.err

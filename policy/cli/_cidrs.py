@@ -9,6 +9,7 @@ from pathlib import Path
 from policy._errors import PolicyError
 from policy._files import read_allowlist_file
 from policy._policyfile import load_policy
+from policy._redact import redact
 from policy.cli._common import EXIT_UNUSABLE, EXIT_YES, Subparsers
 
 __all__ = ["register", "run"]
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
 
     if allowlist is None:
-        print(f"policy: {path} has no allowlist: every address", file=sys.stderr)
+        shown = redact(str(path))
+        print(f"policy: {shown} has no allowlist: every address", file=sys.stderr)
         cidrs: list[str] = list(_EVERY_ADDRESS)
     else:
         cidrs = allowlist.to_cidrs()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from policy._diff import diff_files
 from policy._errors import PolicyError
+from policy._redact import redact
 from policy.cli._common import EXIT_NO, EXIT_UNUSABLE, EXIT_YES, Subparsers, fail
 
 __all__ = ["register", "run"]
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             print(diagnostic.format(), file=sys.stderr)
         return EXIT_UNUSABLE
     except OSError as error:
-        return fail(f"cannot read {error.filename}: {error.strerror}")
+        return fail(f"cannot read {redact(str(error.filename))}: {error.strerror}")
 
     if args.format == "json":
         print(json.dumps(found.to_dict(), indent=2))

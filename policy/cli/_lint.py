@@ -9,6 +9,7 @@ from pathlib import Path
 
 from policy._errors import Diagnostic, PolicyTypeError
 from policy._lint import lint_allowlist_file, lint_policy_file
+from policy._redact import redact
 from policy.cli._common import EXIT_NO, EXIT_YES, Subparsers, fail
 
 __all__ = ["register", "run"]
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         findings = _findings(args)
     except OSError as error:
-        return fail(f"cannot read {path}: {error.strerror}")
+        return fail(f"cannot read {redact(str(path))}: {error.strerror}")
     except PolicyTypeError as error:
         return fail(str(error))
     if args.strict:

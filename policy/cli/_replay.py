@@ -14,6 +14,7 @@ from typing import IO, Final
 from policy._accesslog import LogRequest, read_requests
 from policy._decision import Decision
 from policy._policy import ADAPTER_CACHE_SIZE
+from policy._redact import redact
 from policy._replay import (
     FlipSummary,
     HeavyHitters,
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             if args.decisions is not None:
                 sink = stack.enter_context(open(args.decisions, "w", encoding="utf-8"))
         except OSError as error:
-            return fail(f"cannot open {error.filename}: {error.strerror}")
+            return fail(f"cannot open {redact(str(error.filename))}: {error.strerror}")
         lines = _lines(log, args.log, show=not args.no_progress and sys.stderr.isatty())
         writer = None if sink is None else _decision_writer(sink)
         requests = read_requests(lines)

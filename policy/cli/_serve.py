@@ -11,6 +11,7 @@ from typing import get_args
 from policy._errors import PolicyError
 from policy._forwarded import ForwardedHeader, TrustedProxies
 from policy._policy import AccessPolicy
+from policy._redact import redact
 from policy._reload import PolicyReloader
 from policy._scope import Scope
 from policy.cli._common import EXIT_YES, Subparsers, fail
@@ -121,7 +122,7 @@ def build_app(args: argparse.Namespace) -> ForwardAuthApp:
             file cannot be used.
     """
     if not args.db.is_file():
-        raise PolicyError(f"token store {args.db} does not exist")
+        raise PolicyError(f"token store {redact(str(args.db))} does not exist")
     if any(not entry.strip() for entry in args.trusted_proxy):
         # An empty entry trusts nobody; it is almost certainly an unset
         # variable in a service file, which should not start silently.
@@ -133,7 +134,9 @@ def build_app(args: argparse.Namespace) -> ForwardAuthApp:
     policy = None if args.policy is None else PolicyReloader(args.policy)
     return ForwardAuthApp(
         TokenService(
-            SQLiteStore(args.db),
+            # Serving never creates or migrates a store: a mistyped --db must
+            # not turn some other SQLite file into an empty token store.
+            SQLiteStore(args.db, create=False),
             api_base=args.api_base,
             case_sensitive=args.case_sensitive,
         ),

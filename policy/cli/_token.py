@@ -21,6 +21,7 @@ from typing import Any
 
 from policy._errors import PolicyError, echo
 from policy._files import read_allowlist_file
+from policy._redact import redact
 from policy.cli._common import EXIT_NO, EXIT_YES, Subparsers, fail
 from policy.tokens import (
     FOREVER,
@@ -141,15 +142,18 @@ def _service(args: argparse.Namespace, *, create: bool = False) -> TokenService:
 
     Every other command reads or changes tokens that must already exist, so
     a mistyped ``--db`` is an error rather than a fresh empty store (which
-    would then answer ``unknown_token`` and hide the typo).
+    would then answer ``unknown_token`` and hide the typo), and a file that
+    is not a token store is refused without being written to.
     """
     path = Path(args.db or default_db())
     if not create and not (path.is_file() and path.stat().st_size > 0):
         raise PolicyError(
-            f"no token store at {path}: create a token first with "
+            f"no token store at {redact(str(path))}: create a token first with "
             "'policy token create', or point --db or POLICY_TOKENS_DB at the store"
         )
-    return TokenService(SQLiteStore(path))
+    # Without create, a file that is not already a store (another program's
+    # database) is refused untouched rather than given the store's tables.
+    return TokenService(SQLiteStore(path, create=create))
 
 
 def _emit(record: dict[str, Any]) -> None:
@@ -193,7 +197,7 @@ def _create(args: argparse.Namespace) -> int:
     except PolicyError as error:
         return fail(str(error))
     except OSError as error:
-        return fail(f"cannot read {error.filename}: {error.strerror}")
+        return fail(f"cannot read {redact(str(error.filename))}: {error.strerror}")
     _emit(_issued(issued))
     return EXIT_YES
 
@@ -224,6 +228,11 @@ def _secret(given: str | None, env: str) -> str:
 def _renew(args: argparse.Namespace) -> int:
     access = _secret(args.access_token, TOKEN_ENV)
     refresh = _secret(args.refresh_token, REFRESH_ENV)
+    if not access or not refresh:
+        return fail(
+            "renew needs both secrets: --access-token and --refresh-token "
+            f"(- reads one from stdin), or {TOKEN_ENV} and {REFRESH_ENV}"
+        )
     try:
         issued = _service(args).renew(
             access_token=access, refresh_token=refresh, ip=args.ip

@@ -18,6 +18,7 @@ __all__ = [
     "Credential",
     "allowlist_lines",
     "label",
+    "refuse_secrets",
     "require_credential",
     "resolve_scope",
     "scope_id",
@@ -73,19 +74,50 @@ def label(kind: str, value: object) -> str:
     return value
 
 
+def refuse_secrets(kind: str, lines: Iterable[object]) -> None:
+    """Refuse lines holding a token secret, which would be stored in clear.
+
+    Endpoints and allowlist lines are kept as typed and shown by every
+    listing; the error names the line with the secret blanked.  Lines that
+    are not strings are left for the parser to refuse.
+    """
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, str) and redact(line) != line:
+            raise token_error(
+                TokenError,
+                code=f"secret-in-{kind}",
+                message=f"{kind} must not contain a token secret, got "
+                f"{echo(repr(line))} on line {number}",
+                source=kind,
+                text=redact(line),
+            )
+
+
 def resolve_scope(
-    scope: Scope | str, endpoints: Iterable[str] | None
+    scope: Scope | str, endpoints: str | Iterable[str] | None
 ) -> tuple[ScopeId, Scope]:
-    """Return the scope's id and object; endpoints only with the id ``custom``."""
+    """Return the scope's id and object; endpoints only with the id ``custom``.
+
+    ``endpoints`` is text, one endpoint a line, or the endpoints one by one.
+    """
     if isinstance(scope, Scope):
         if endpoints is not None:
             raise PolicyTypeError("endpoints go with a scope id, not a Scope object")
+        refuse_secrets("endpoints", (endpoint.text for endpoint in scope.endpoints))
         return scope_id(scope), scope
     if not isinstance(scope, str):
         raise PolicyTypeError(
             f"scope must be a Scope or a scope id, got {type(scope).__name__}"
         )
-    built = Scope.from_id(scope, None if endpoints is None else list(endpoints))
+    given: str | list[str] | None = None
+    if isinstance(endpoints, str):
+        # Text: iterating it would give one "endpoint" per character.
+        given = endpoints
+        refuse_secrets("endpoints", endpoints.splitlines())
+    elif endpoints is not None:
+        given = list(endpoints)
+        refuse_secrets("endpoints", given)
+    built = Scope.from_id(scope, given)
     return scope_id(built), built
 
 
@@ -112,5 +144,8 @@ def allowlist_lines(
             "allowlist must be text, a list of lines or None, "
             f"got {type(allowlist).__name__}"
         )
+    # A comment may hold anything, a pasted secret too: refused before
+    # parsing, so no parse error can echo it either.
+    refuse_secrets("allowlist", lines)
     IPAllowlist.parse(list(lines), source="<allowlist>")
     return lines

@@ -117,7 +117,7 @@ class TokenService:
         user: str,
         name: str,
         scope: Scope | str,
-        endpoints: Iterable[str] | None = None,
+        endpoints: str | Iterable[str] | None = None,
         allowlist: IPAllowlist | str | Sequence[str] | None = None,
         renewable_until: datetime | Forever | None = None,
         expires_at: datetime | None = None,
@@ -130,9 +130,12 @@ class TokenService:
             name: The owner's label for the token.
             scope: A :class:`Scope`, or a scope id (``all``, ``custom``,
                 ``hyperscale``, ``microsoft-scim``, ``1-touch-recovery``).
-            endpoints: The endpoints, when ``scope`` is the id ``custom``.
+            endpoints: The endpoints, when ``scope`` is the id ``custom``:
+                text, one endpoint a line, or a list of endpoints.  No
+                endpoint may hold a token secret.
             allowlist: An IPAllowlist, or its text or lines; None: any
-                client address.
+                client address.  No line, comments included, may hold a
+                token secret.
             renewable_until: For All, Custom and Hyperscale: the chain's
                 renewal limit, an aware datetime or ``"forever"``; None: 90
                 days after creation.
@@ -147,6 +150,8 @@ class TokenService:
 
         Raises:
             TokenPermissionError: ``authenticated_by`` is ``access_token``.
+            TokenError: The user, name, an endpoint or an allowlist line is
+                malformed or holds a token secret.
             TokenLifetimeError: A lifetime is not after creation, or beyond
                 the scope's maximum, or does not apply to the scope.
             ScopeError: The scope or an endpoint is malformed.

@@ -19,12 +19,14 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from policy._errors import PolicyTypeError, echo
+from policy._redact import redact
 from policy.tokens._errors import TokenStoreError
 from policy.tokens._lifetimes import ScopeId
 from policy.tokens._model import PairRecord, RevokeCause, TokenRecord
@@ -134,7 +136,12 @@ class SQLiteStore:
     connections.
 
     Args:
-        path: The database file; created (mode 0600, parents 0700) if absent.
+        path: The database file; created (mode 0600, parents 0700) if absent
+            and ``create`` is true.
+        create: Whether a missing or empty file becomes a new store.  When
+            false, the file must already be a token store (hold the
+            ``schema_version`` table); anything else is refused without
+            being written to.
         timeout_seconds: How long a call waits for another writer's lock
             before failing with ``TokenStoreError``.
         max_idle_connections: How many unused connections to keep open for
@@ -142,8 +149,9 @@ class SQLiteStore:
             closing their extra connections.
 
     Raises:
-        TokenStoreError: The file cannot be opened or migrated, or its schema
-            is newer than this library knows.
+        TokenStoreError: The file cannot be opened or migrated, its schema
+            is newer than this library knows, or ``create`` is false and it
+            is not a token store.
         PolicyTypeError: ``max_idle_connections`` is not an int of 0 or more.
     """
 
@@ -151,6 +159,7 @@ class SQLiteStore:
         self,
         path: str | os.PathLike[str],
         *,
+        create: bool = True,
         timeout_seconds: float = 10.0,
         max_idle_connections: int = 8,
     ) -> None:
@@ -160,11 +169,15 @@ class SQLiteStore:
                 f"got {max_idle_connections!r}"
             )
         self._path = Path(path)
+        self._create = create
         self._timeout = timeout_seconds
         self._pool = ConnectionPool(self._connect, max_idle=max_idle_connections)
         self._token_from = _Decoded(_token_from, size=_DECODED_ROWS)
         self._pair_from = _Decoded(_pair_from, size=_DECODED_ROWS)
-        self._prepare_file()
+        if create:
+            self._prepare_file()
+        else:
+            self._require_store()
         self._migrate()
 
     def __repr__(self) -> str:
@@ -199,14 +212,56 @@ class SQLiteStore:
                 f"{error.strerror}"
             ) from None
 
+    def _uri(self, mode: str) -> str:
+        # as_uri() percent-encodes '?', '#' and '%' in the file name.
+        return f"{self._path.absolute().as_uri()}?mode={mode}"
+
+    def _require_store(self) -> None:
+        """Refuse, untouched, a file that does not already hold a store."""
+        why = self._why_not_a_store()
+        if why is not None:
+            # The whole path, redacted: a cut one would not say which file.
+            shown = redact(str(self._path))
+            raise TokenStoreError(f"{shown} is not a token store: {why}")
+
+    def _why_not_a_store(self) -> str | None:
+        try:
+            status = self._path.stat()
+        except OSError as error:
+            return error.strerror or type(error).__name__
+        if not stat.S_ISREG(status.st_mode):
+            return "not a regular file"
+        if status.st_size == 0:
+            return "the file is empty"
+
+        # Read-only: this connection can neither create the file nor write
+        # to it, whatever the file turns out to be.
+        try:
+            conn = sqlite3.connect(self._uri("ro"), uri=True, timeout=self._timeout)
+            try:
+                row = conn.execute(
+                    "SELECT 1 FROM sqlite_master "
+                    "WHERE type = 'table' AND name = 'schema_version'"
+                ).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as error:
+            if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+                return "not an SQLite database"
+            raise self._store_error(error) from None
+        return None if row is not None else "it has no schema_version table"
+
     def _connect(self) -> sqlite3.Connection:
         # check_same_thread=False: the pool lends each connection to one
         # thread at a time, and it may be a different thread each time.
+        # Without create, mode=rw: a file deleted since it was checked is an
+        # error, not a new empty database.
         conn = sqlite3.connect(
-            self._path,
+            self._path if self._create else self._uri("rw"),
             timeout=self._timeout,
             isolation_level=None,
             check_same_thread=False,
+            uri=not self._create,
         )
         try:
             conn.execute("PRAGMA journal_mode=WAL")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,23 @@ def test_a_host_that_does_not_resolve_is_a_clear_error(
 ) -> None:
     assert _serve.run(parse("--db", str(db), "--host", "999.1.1.1")) == 2
     assert "policy: cannot listen on 999.1.1.1:8181: " in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_token_store_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    foreign = tmp_path / "notes.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.close()
+    before = foreign.read_bytes()
+    for store in (empty, foreign):
+        assert _serve.run(parse("--db", str(store))) == 2
+        assert "is not a token store" in capsys.readouterr().err
+    assert empty.read_bytes() == b""
+    assert foreign.read_bytes() == before
 
 
 def test_missing_store_is_refused(tmp_path: Path, capsys: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -57,6 +58,47 @@ def test_commands_other_than_create_need_an_existing_store(
         assert f"no token store at {store}" in capsys.readouterr().err
     assert not missing.parent.exists()
     assert empty.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token", "list", "--user", "ana"],
+        ["token", "show", "tok_x"],
+        ["token", "clock", "tok_x"],
+        ["token", "revoke", "tok_x"],
+        ["token", "renew", "--access-token", "a", "--refresh-token", "r"],
+        ["authorize", "--ip", "192.0.2.1", "--path", "/x", "--token", "t"],
+    ],
+)
+def test_commands_other_than_create_leave_a_foreign_database_untouched(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    before = foreign.read_bytes()
+
+    assert cli([*argv, "--db", str(foreign)]) == 2
+
+    assert capsys.readouterr().err == (
+        f"policy: {foreign} is not a token store: it has no schema_version table\n"
+    )
+    assert foreign.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_create_still_starts_a_new_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "new" / "tokens.db"
+    argv = ["token", "create", "--user", "ana", "--name", "n", "--scope", "all"]
+    assert cli([*argv, "--db", str(path)]) == 0
+    token_id = out(capsys)[0]["token_id"]
+    assert cli(["token", "list", "--user", "ana", "--db", str(path)]) == 0
+    assert [row["token_id"] for row in out(capsys)] == [token_id]
 
 
 def test_secret_given_as_a_token_id_or_name_is_not_echoed(
@@ -372,3 +414,12 @@ def test_subprocess_secret_printed_once_and_only_digests_stored(
     assert secret not in authorized.stdout + authorized.stderr
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret[6:22].encode() not in raw
+
+
+def test_renew_without_both_secrets_is_unusable(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["token", "renew"]) == 2
+    assert "renew needs both secrets" in capsys.readouterr().err
+    assert cli(["token", "renew", "--access-token", "cvpat_x"]) == 2
+    assert "renew needs both secrets" in capsys.readouterr().err

@@ -6,11 +6,12 @@ import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _instants import T0
 
-from policy import AllowlistError, PolicyTypeError, ScopeError
+from policy import AllowlistError, PolicyTypeError, Scope, ScopeError
 from policy._decision import Reason
 from policy.tokens import (
     FakeClock,
@@ -124,6 +125,66 @@ def test_create_validates_scope_allowlist_and_labels(service: TokenService) -> N
         service.create(user="ana", name="  ", scope="all")
     with pytest.raises(PolicyTypeError, match="user must be a string, got int"):
         service.create(user=7, name="n", scope="all")  # type: ignore[arg-type]
+
+
+SECRET = "cvpat_" + "Q" * 43
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({"scope": "custom", "endpoints": [f"/{SECRET}"]}, "'/cvpat_***' on line 1"),
+        (
+            {"scope": "custom", "endpoints": ["/plan", f"/plan/{SECRET}"]},
+            "'/plan/cvpat_***' on line 2",
+        ),
+        (
+            {"scope": "custom", "endpoints": f"/plan\n/{SECRET}"},
+            "'/cvpat_***' on line 2",
+        ),
+        ({"scope": Scope.custom([f"/x/{SECRET}"])}, "'/x/cvpat_***' on line 1"),
+    ],
+)
+def test_create_refuses_a_secret_in_an_endpoint(
+    service: TokenService, options: dict[str, Any], shown: str
+) -> None:
+    with pytest.raises(TokenError) as caught:
+        service.create(user="ana", name="n", **options)
+    assert str(caught.value) == (
+        "endpoints: secret-in-endpoints endpoints must not contain a token "
+        f"secret, got {shown}"
+    )
+    assert caught.value.diagnostics[0].code == "secret-in-endpoints"
+    assert "Q" * 8 not in repr(caught.value.diagnostics)
+    assert service.tokens_of("ana") == []
+
+
+@pytest.mark.parametrize(
+    "allowlist",
+    [f"10.0.0.1  # {SECRET}", ["10.0.0.1", f"# {SECRET}"], f"10.0.0.1\n{SECRET}"],
+)
+def test_create_refuses_a_secret_in_the_allowlist(
+    service: TokenService, allowlist: str | list[str]
+) -> None:
+    with pytest.raises(TokenError) as caught:
+        service.create(user="ana", name="n", scope="all", allowlist=allowlist)
+    assert caught.value.diagnostics[0].code == "secret-in-allowlist"
+    assert "Q" * 8 not in str(caught.value)
+    assert "Q" * 8 not in repr(caught.value.diagnostics)
+    assert "cvpat_***" in str(caught.value)
+    assert service.tokens_of("ana") == []
+
+
+def test_create_takes_endpoints_as_text_one_a_line(service: TokenService) -> None:
+    one = service.create(user="ana", name="one", scope="custom", endpoints="/plan")
+    two = service.create(
+        user="ana", name="two", scope="custom", endpoints="/plan\n/Client/job\n"
+    )
+    assert service.show(one.token_id).endpoints == ("/plan",)
+    assert service.show(two.token_id).endpoints == ("/plan", "/Client/job")
+    assert service.authorize(
+        access_token=one.access_token, ip="192.0.2.1", path="/plan"
+    ).allowed
 
 
 def test_access_token_credential_cannot_manage_tokens(service: TokenService) -> None:

@@ -302,3 +302,72 @@ def test_no_idle_connections_still_works(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "tokens.db", max_idle_connections=0)
     store.add(make_token(), make_pair())
     assert store.get("tok_1") == make_token()
+
+
+def _foreign_database(path: Path) -> bytes:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    return path.read_bytes()
+
+
+def test_without_create_a_foreign_database_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.db"
+    before = _foreign_database(path)
+    with pytest.raises(TokenStoreError) as caught:
+        SQLiteStore(path, create=False)
+    assert str(caught.value) == (
+        f"{path} is not a token store: it has no schema_version table"
+    )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "No such file or directory"),
+        (b"", "the file is empty"),
+        (b"not a database, just text\n" * 40, "not an SQLite database"),
+    ],
+)
+def test_without_create_a_missing_empty_or_other_file_is_refused(
+    tmp_path: Path, content: bytes | None, why: str
+) -> None:
+    path = tmp_path / "tokens.db"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TokenStoreError) as caught:
+        SQLiteStore(path, create=False)
+    assert str(caught.value) == f"{path} is not a token store: {why}"
+    if content is None:
+        assert not path.exists()
+    else:
+        assert path.read_bytes() == content
+    assert len(list(tmp_path.iterdir())) == (content is not None)
+
+
+def test_without_create_a_secret_in_the_path_is_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "cvpat_abcdefghijklmnop.db"
+    with pytest.raises(TokenStoreError) as caught:
+        SQLiteStore(path, create=False)
+    assert "abcdefghijklmnop" not in str(caught.value)
+    assert "cvpat_***" in str(caught.value)
+
+
+def test_without_create_an_existing_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.db"
+    SQLiteStore(path).add(make_token(), make_pair())
+    with SQLiteStore(path, create=False) as store:
+        assert store.get("tok_1") == make_token()
+        assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_with_create_a_missing_file_becomes_a_store(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "tokens.db"
+    with SQLiteStore(path, create=True) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    assert path.stat().st_size > 0
