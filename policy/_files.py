@@ -15,7 +15,7 @@ from policy._allowlist import IPAllowlist
 from policy._errors import Diagnostic, PolicyFileError
 from policy._redact import redact
 
-__all__ = ["MAX_FILE_BYTES", "read_allowlist_file", "read_source"]
+__all__ = ["MAX_FILE_BYTES", "decode_source", "read_allowlist_file", "read_source"]
 
 # A policy or allowlist holds at most a large provider list (Azure's is
 # about 4 MB as JSON and far less as one prefix a line); anything beyond
@@ -45,6 +45,16 @@ def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
         message = f"file must be at most {max_bytes} bytes, got {max(size, len(data))}"
         raise _error(source, 1, 1, message, "too-large")
 
+    return decode_source(data, source=source)
+
+
+def decode_source(data: bytes, *, source: str) -> str:
+    """Return the text of a file's bytes: UTF-8, an optional BOM dropped.
+
+    Raises:
+        PolicyFileError: the bytes are not UTF-8 (code ``encoding``, at the
+            line and column of the first bad byte).
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

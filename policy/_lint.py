@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import TypeGuard
 
 from policy._catalogue import Catalogue
-from policy._errors import Diagnostic, PolicyError
+from policy._errors import Diagnostic, PolicyError, PolicyFileError
+from policy._files import decode_source
 from policy._lint_allowlist import lint_allowlist_items
 from policy._lint_findings import Findings, check_options, ordered, text_items
 from policy._lint_scope import CatalogueChoice, lint_scope_items
@@ -214,30 +215,21 @@ def _is_text_ortext_items(value: object) -> TypeGuard[str | list[str]]:
 
 
 def _read_text(path: Path) -> str | Diagnostic:
-    """The file's text, or the diagnostic saying why there is none."""
+    """The file's text, or the diagnostic saying why there is none.
+
+    Unlike :func:`policy._files.read_source`, an unreadable file raises
+    OSError: it is not a finding about the file's content.
+    """
+    source = redact(str(path))
     with open(path, "rb") as stream:
         data = stream.read(MAX_POLICY_BYTES + 1)
     if len(data) > MAX_POLICY_BYTES:
-        return Diagnostic(
-            redact(str(path)),
-            1,
-            1,
-            "",
-            f"file is larger than {MAX_POLICY_BYTES} bytes",
-            "too-large",
-        )
+        message = f"file is larger than {MAX_POLICY_BYTES} bytes"
+        return Diagnostic(source, 1, 1, "", message, "too-large")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        return Diagnostic(
-            redact(str(path)),
-            line,
-            1,
-            "",
-            f"file must be UTF-8, got byte 0x{data[error.start]:02x}",
-            "encoding",
-        )
+        return decode_source(data, source=source)
+    except PolicyFileError as error:
+        return error.diagnostics[0]
 
 
 def lint_policy_file(

@@ -37,7 +37,7 @@ from policy._errors import (
     PolicyTypeError,
     echo,
 )
-from policy._files import read_source
+from policy._files import decode_source, read_source
 from policy._policy import AccessPolicy
 from policy._redact import redact
 from policy._scope import Scope
@@ -151,18 +151,7 @@ def _decode(data: str | bytes, source: str) -> str:
     """Return the text of ``data``, refusing what is not UTF-8."""
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise _file_error(
-            source,
-            line,
-            1,
-            "",
-            f"policy file must be UTF-8, got byte 0x{data[error.start]:02x}",
-            "encoding",
-        ) from None
+    return decode_source(data, source=source)
 
 
 def _build(document: dict[str, Any], lines: Sequence[str], source: str) -> AccessPolicy:
