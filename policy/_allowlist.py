@@ -46,6 +46,7 @@ from policy._errors import (
 )
 from policy._index import (
     BLOCK_IN,
+    BLOCK_OUT,
     BLOCK_SEARCH,
     MAPPED_PREFIX,
     AttributionTable,
@@ -231,6 +232,8 @@ class IPAllowlist:
 
     __slots__ = (
         "_ends4",
+        "_owner_entries4",
+        "_owner_starts4",
         "_owners",
         "_packed6",
         "_starts4",
@@ -272,6 +275,12 @@ class IPAllowlist:
         self._starts4 = packed4.starts
         self._ends4 = packed4.ends
         self._packed6 = self.index.packed(6)
+        # The IPv4 attribution, segment by segment, for judge().
+        starts4, owners4 = self._owners.segments(4)
+        self._owner_starts4 = starts4
+        self._owner_entries4 = [
+            None if owner < 0 else self.entries[owner] for owner in owners4
+        ]
 
     @classmethod
     def parse(
@@ -455,6 +464,40 @@ class IPAllowlist:
             version, value = unmap(version, value)
         number = self._owners.owner(version, value)
         return None if number is None else self.entries[number]
+
+    def judge(self, address: object) -> tuple[str, Entry | None] | None:
+        """Return the client address as judged, and the entry admitting it.
+
+        The per-request question of a policy: the same reading as ``in``
+        (a mapped IPv4 address is judged as IPv4), and the first entry, in
+        input order, that admits the address.  Never raises.
+
+        Args:
+            address: A str or :mod:`ipaddress` object.
+
+        Returns:
+            ``(text, entry)``: the address in canonical text, and the entry
+            admitting it or None; or None when ``address`` is not exactly
+            one strictly written address.
+        """
+        if type(address) is str and ":" not in address:
+            # The common case, in one call: inet_pton accepts only the
+            # canonical dotted quad, so the text is already canonical.
+            try:
+                packed = _pton(_AF_INET, address)
+            except (OSError, ValueError):
+                # OSError: not an address; ValueError: an embedded NUL.
+                return None
+            if self._table4[packed[0] << 8 | packed[1]] == BLOCK_OUT:
+                return address, None
+            i = bisect_right(self._owner_starts4, packed) - 1
+            return address, self._owner_entries4[i]
+        parsed = parse_client_address(address)
+        if parsed is None:
+            return None
+        number = self._owners.owner(*parsed)
+        entry = None if number is None else self.entries[number]
+        return format_address(*parsed), entry
 
     def __contains__(self, address: object) -> bool:
         # Never raises: anything but one valid address is not admitted.

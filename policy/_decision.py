@@ -4,17 +4,22 @@ A :class:`Decision` is a plain, immutable record.  The core returns it and
 never logs it; adapters (CLI, middleware, audit log) decide what to do with
 it.  It never holds a secret: a token is named by its id and name only, and
 text shaped like a token secret in the path, method or detail is redacted.
+
+One is built for every request a gateway judges, so the record is a single
+slot holding a tuple: building it is one tuple and one slot store, where a
+frozen dataclass of nine fields pays a guarded ``object.__setattr__`` per
+field (about 1 µs against 0.2 µs on the benchmark machine).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, NoReturn
 
 from policy._redact import redact
 
-__all__ = ["Decision", "Reason"]
+__all__ = ["Decision", "Reason", "decided"]
 
 
 class Reason(StrEnum):
@@ -42,12 +47,25 @@ class Reason(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
-@dataclass(frozen=True, slots=True)
+_FIELDS: Final = (
+    "allowed",
+    "reason",
+    "detail",
+    "rule",
+    "ip",
+    "path",
+    "method",
+    "token_id",
+    "token_name",
+)
+
+
 class Decision:
     """Whether one request may go through, and the rule that said so.
 
     Invariant: ``allowed`` is true exactly when ``reason`` is
-    :attr:`Reason.ALLOWED`.
+    :attr:`Reason.ALLOWED`.  Records are immutable and compare equal when
+    every field is equal; :meth:`replace` returns a changed copy.
 
     Attributes:
         allowed: True when the request may go through.
@@ -61,40 +79,174 @@ class Decision:
         method: The request method, upper-cased; redacted likewise.
         token_id: The token's id, when a token was presented and known.
         token_name: The token's name, likewise.
+
+    Raises:
+        ValueError: ``allowed`` contradicts ``reason``.
     """
 
-    allowed: bool
-    reason: Reason
-    detail: str
-    rule: str | None = None
-    ip: str | None = None
-    path: str | None = None
-    method: str | None = None
-    token_id: str | None = None
-    token_name: str | None = None
+    __slots__ = ("_values",)
+    __match_args__ = _FIELDS
 
-    def __post_init__(self) -> None:
-        if self.allowed != (self.reason is Reason.ALLOWED):
+    _values: tuple[
+        bool, Reason, str, str | None, str | None, str | None, str | None,
+        str | None, str | None,
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        allowed: bool,
+        reason: Reason,
+        detail: str,
+        rule: str | None = None,
+        ip: str | None = None,
+        path: str | None = None,
+        method: str | None = None,
+        token_id: str | None = None,
+        token_name: str | None = None,
+    ) -> None:
+        if allowed != (reason is Reason.ALLOWED):
             raise ValueError(
-                f"allowed={self.allowed} contradicts reason {self.reason.value!r}"
+                f"allowed={allowed} contradicts reason {Reason(reason).value!r}"
             )
-        # A client may paste a token secret into its request (a path, even a
-        # method), and the record must not carry it on.  Every decision
-        # passes here: the substring test, shared by both secret prefixes,
-        # keeps an ordinary value to one scan without the regex.
-        path, method, detail = self.path, self.method, self.detail
-        if path is not None and "cvp" in path:
-            object.__setattr__(self, "path", redact(path))
-        if method is not None and "cvp" in method:
-            object.__setattr__(self, "method", redact(method))
-        if "cvp" in detail:
-            object.__setattr__(self, "detail", redact(detail))
+        _store(
+            self,
+            (
+                allowed,
+                reason,
+                _clean(detail),
+                rule,
+                ip,
+                _clean(path),
+                _clean(method),
+                token_id,
+                token_name,
+            ),
+        )
+
+    @property
+    def allowed(self) -> bool:
+        return self._values[0]
+
+    @property
+    def reason(self) -> Reason:
+        return self._values[1]
+
+    @property
+    def detail(self) -> str:
+        return self._values[2]
+
+    @property
+    def rule(self) -> str | None:
+        return self._values[3]
+
+    @property
+    def ip(self) -> str | None:
+        return self._values[4]
+
+    @property
+    def path(self) -> str | None:
+        return self._values[5]
+
+    @property
+    def method(self) -> str | None:
+        return self._values[6]
+
+    @property
+    def token_id(self) -> str | None:
+        return self._values[7]
+
+    @property
+    def token_name(self) -> str | None:
+        return self._values[8]
 
     def __bool__(self) -> bool:
-        return self.allowed
+        return self._values[0]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready mapping of every field."""
-        record = asdict(self)
-        record["reason"] = self.reason.value
+    def replace(self, **changes: Any) -> Decision:
+        """Return a copy with some fields changed, checked like a new record.
+
+        Raises:
+            TypeError: A name is not a field.
+            ValueError: The result would break the invariant.
+        """
+        unknown = changes.keys() - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"Decision has no field {sorted(unknown)[0]!r}")
+        return Decision(**{**self.to_dict(raw=True), **changes})
+
+    def to_dict(self, *, raw: bool = False) -> dict[str, Any]:
+        """Return a mapping of every field, JSON-ready unless ``raw``.
+
+        JSON-ready means ``reason`` is given as its plain string value.
+        """
+        record = dict(zip(_FIELDS, self._values, strict=True))
+        if not raw:
+            record["reason"] = self._values[1].value
         return record
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Decision:
+            return NotImplemented
+        return self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(_FIELDS, self._values, strict=True)
+        )
+        return f"Decision({shown})"
+
+    def __reduce__(self) -> tuple[type[Decision], tuple[Any, ...]]:
+        # Rebuilt through the constructor, so a pickle is checked again.
+        return Decision, self._values
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Decision is immutable, got an assignment to {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Decision is immutable, got a deletion of {name!r}")
+
+
+# The slot's own setter, which the immutable __setattr__ does not guard.
+_store: Final[Callable[[Decision, tuple[Any, ...]], None]] = vars(Decision)[
+    "_values"
+].__set__
+_new: Final = object.__new__
+
+
+def _clean(text: str | None) -> str | None:
+    """``text`` with secret shapes blanked (see :func:`policy._redact.redact`)."""
+    # The substring test, shared by both secret prefixes, keeps an ordinary
+    # value to one scan without a call.
+    if text is not None and "cvp" in text:
+        return redact(text)
+    return text
+
+
+def decided(
+    allowed: bool,
+    reason: Reason,
+    detail: str,
+    rule: str | None,
+    ip: str | None,
+    path: str | None,
+    method: str | None,
+) -> Decision:
+    """Build a decision on the per-request path, without the invariant check.
+
+    For :class:`policy.AccessPolicy`, whose every call passes ``allowed``
+    and ``reason`` consistently; secrets are still redacted here, so the
+    record never depends on its caller for that.
+    """
+    record: Decision = _new(Decision)
+    if "cvp" in detail:
+        detail = redact(detail)
+    if path is not None and "cvp" in path:
+        path = redact(path)
+    if method is not None and "cvp" in method:
+        method = redact(method)
+    _store(record, (allowed, reason, detail, rule, ip, path, method, None, None))
+    return record

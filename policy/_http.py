@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Protocol
 
@@ -290,4 +290,4 @@ def explain_bad_ip(decision: Decision, ip_refusal: str | None) -> Decision:
     """
     if ip_refusal is None or decision.allowed or decision.reason is not Reason.BAD_IP:
         return decision
-    return replace(decision, detail=ip_refusal)
+    return decision.replace(detail=ip_refusal)

@@ -270,10 +270,12 @@ class AttributionTable:
     The address line of each family is split at every entry boundary into
     elementary segments; each segment is owned by the first entry (lowest
     number) covering it, or by none.  Invariants: ``starts`` is sorted and
-    strictly increasing, segment ``i`` runs from ``starts[i]`` to
-    ``starts[i + 1] - 1`` (the last one to the family's maximum), neighbours
-    have different owners, and owner -1 means no entry covers the segment.
-    A lookup is one binary search, O(log n).
+    strictly increasing and begins at address 0, segment ``i`` runs from
+    ``starts[i]`` to ``starts[i + 1] - 1`` (the last one to the family's
+    maximum), neighbours have different owners, and owner -1 means no
+    entry covers the segment.  Starts are packed bytes, as in
+    :class:`PackedFamily`, so a client's ``inet_pton`` result is looked up
+    as it is.  A lookup is one binary search, O(log n).
     """
 
     __slots__ = ("_owners", "_starts")
@@ -287,22 +289,33 @@ class AttributionTable:
         by_family: dict[int, list[tuple[int, int, int]]] = {4: [], 6: []}
         for version, first, last, number in intervals:
             by_family[version].append((first, last, number))
-        self._starts: dict[int, list[int]] = {}
+        self._starts: dict[int, list[bytes]] = {}
         self._owners: dict[int, list[int]] = {}
         for family, found in by_family.items():
             starts, owners = _sweep(found)
-            self._starts[family] = starts
+            if starts[-1] > MAX_ADDRESS[family]:
+                # The unowned segment after an entry reaching the maximum
+                # holds no address.
+                del starts[-1], owners[-1]
+            width = _BYTES[family]
+            self._starts[family] = [start.to_bytes(width) for start in starts]
             self._owners[family] = owners
 
     def owner(self, version: Version, value: int) -> int | None:
         """Return the number of the entry admitting ``value``, or None."""
-        starts = self._starts.get(version)
-        if not starts:
-            return None
-        i = bisect_right(starts, value) - 1
-        if i < 0 or self._owners[version][i] < 0:
-            return None
-        return self._owners[version][i]
+        return self.owner_packed(version, value.to_bytes(_BYTES[version]))
+
+    def owner_packed(self, version: Version, packed: bytes) -> int | None:
+        """Return the number of the entry admitting a packed address, or None.
+
+        ``packed`` is as :func:`socket.inet_pton` returns it for the family.
+        """
+        owner = self._owners[version][bisect_right(self._starts[version], packed) - 1]
+        return None if owner < 0 else owner
+
+    def segments(self, version: Version) -> tuple[list[bytes], list[int]]:
+        """Return one family's segment starts (packed) and owners (-1: none)."""
+        return self._starts[version], self._owners[version]
 
     def __repr__(self) -> str:
         return (
@@ -321,6 +334,9 @@ def _sweep(intervals: list[tuple[int, int, int]]) -> tuple[list[int], list[int]]
         opening.setdefault(first, []).append((number, last))
         boundaries.add(first)
         boundaries.add(last + 1)
+    # The first segment starts at address 0, owned or not, so every lookup
+    # lands in a segment.
+    boundaries.add(0)
     starts: list[int] = []
     owners: list[int] = []
     active: list[tuple[int, int]] = []

@@ -16,15 +16,16 @@ forward-auth server) turn on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, Literal, TypeVar
+from typing import Final, TypeVar
 
 from policy._address import format_address, parse_client_address
 from policy._allowlist import IPAllowlist
 from policy._api_base import ApiBase
-from policy._decision import Decision, Reason
-from policy._errors import PolicyTypeError, echo
+from policy._decision import Decision, Reason, decided
+from policy._errors import MAX_ECHO, PolicyTypeError, echo
 from policy._paths import DEFAULT_MAX_PATH_LENGTH, PathError, canonical_path
-from policy._scope import Scope, ScopeMatcher
+from policy._router import Router
+from policy._scope import ALL_RULE, Scope
 
 __all__ = ["ADAPTER_CACHE_SIZE", "AccessPolicy"]
 
@@ -56,12 +57,15 @@ _SHARED: Final = (
     "_case_sensitive",
     "_max_path_length",
     "_base",
-    "_matcher",
+    "_covers",
+    "_router",
 )
 
-# What the allowlist says of one client: the address as judged, and the
-# entry that admits it (None: no allowlist) or False (no entry admits it).
-_Client = tuple[str, str | Literal[False] | None]
+# What the allowlist says of one client: the address as judged, and what
+# admits it, as the decision's detail names it ("allowlist entry '...'",
+# or "any address" without an allowlist), or None when nothing does.
+_Client = tuple[str, str | None]
+_ANY_ADDRESS: Final = "any address"
 # Where one raw path leads: the canonical path, the endpoint allowing it
 # (None: out of scope), and the sentence saying which endpoint covers it or
 # why none does.
@@ -109,8 +113,9 @@ class AccessPolicy:
         "_cache_size",
         "_case_sensitive",
         "_clients",
-        "_matcher",
+        "_covers",
         "_max_path_length",
+        "_router",
         "_routes",
         "_scope",
     )
@@ -122,7 +127,10 @@ class AccessPolicy:
     _max_path_length: int
     _cache_size: int
     _base: ApiBase | None
-    _matcher: ScopeMatcher
+    _router: Router
+    # The start of the sentence saying an endpoint covers a path, per
+    # endpoint as typed.
+    _covers: dict[str, str]
     # None when the cache is off: a miss would cost a lookup for nothing.
     _clients: dict[str, _Client] | None
     _routes: dict[str, _Route] | None
@@ -160,7 +168,14 @@ class AccessPolicy:
         _set(self, "_max_path_length", max_path_length)
         _set(self, "_cache_size", cache_size)
         _set(self, "_base", base)
-        _set(self, "_matcher", scope.matcher(case_sensitive=case_sensitive))
+        matcher = scope.matcher(case_sensitive=case_sensitive)
+        _set(self, "_router", Router(matcher, base, case_sensitive=case_sensitive))
+        rules = [ALL_RULE] if scope.kind == "all" else [e.text for e in scope.endpoints]
+        _set(
+            self,
+            "_covers",
+            {rule: f"{rule!r} of scope {scope.name!r} covers " for rule in rules},
+        )
         _set(self, "_clients", {} if cache_size else None)
         _set(self, "_routes", {} if cache_size else None)
 
@@ -253,29 +268,33 @@ class AccessPolicy:
             for bad input: a malformed address, path or method is a denial
             with its own reason.
         """
-        common = type(method) is str and method in _COMMON_METHODS
-        if not common and not _is_method(method):
+        # Every line here runs once per request; the checks are in the
+        # order the reasons are documented: method, client, path, then the
+        # allowlist and the scope.
+        if (
+            type(method) is not str or method not in _COMMON_METHODS
+        ) and not _is_method(method):
             return _deny(Reason.BAD_METHOD, f"method {_show(method)} is not a token")
 
         # The client: from the table of recent clients, or judged now.  Only
         # exact str keys are cached: a str subclass may redefine hashing and
         # equality, and so read another client's verdict.
         clients = self._clients
-        client = None
-        if clients is not None and type(ip) is str:
+        if clients is None or type(ip) is not str:
+            client = self._client(ip)
+        else:
             client = clients.get(ip)
+            if client is None:
+                client = self._client(ip)
+                if client is not None:
+                    _remember(clients, ip, client, self._cache_size)
         if client is None:
-            address = parse_client_address(ip)
-            if address is None:
-                return _deny(
-                    Reason.BAD_IP,
-                    f"client address {_show(ip)} is not exactly one IP address",
-                    method=method,
-                )
-            client = self._client(ip, *address)
-            if clients is not None and type(ip) is str:
-                _remember(clients, ip, client, self._cache_size)
-        shown_ip, ip_rule = client
+            return _deny(
+                Reason.BAD_IP,
+                f"client address {_show(ip)} is not exactly one IP address",
+                method=method,
+            )
+        shown_ip, admitter = client
 
         # The path: likewise, from the table of recent paths or routed now.
         routes = self._routes
@@ -302,28 +321,66 @@ class AccessPolicy:
             route = self._route(canonical)
             if routes is not None and type(path) is str:
                 _remember(routes, path, route, self._cache_size)
+        canonical, endpoint, sentence = route
 
-        return self._judge(shown_ip, ip_rule, route, method)
+        # The allowlist, then the API base and the scope.
+        if admitter is None:
+            return _deny(
+                Reason.IP_NOT_ALLOWED,
+                f"client address {shown_ip} matches no entry of the allowlist",
+                ip=shown_ip,
+                path=canonical,
+                method=method,
+            )
+        if endpoint is None:
+            return _deny(
+                Reason.OUT_OF_SCOPE,
+                sentence,
+                ip=shown_ip,
+                path=canonical,
+                method=method,
+            )
+        return decided(
+            True,
+            Reason.ALLOWED,
+            f"{admitter} admits {shown_ip}; {sentence}",
+            endpoint,
+            shown_ip,
+            canonical,
+            method,
+        )
 
-    def _client(self, ip: object, version: Literal[4, 6], value: int) -> _Client:
-        """Judge one parsed client address by the allowlist."""
+    def _client(self, ip: object) -> _Client | None:
+        """Judge one client address by the allowlist; None: not an address."""
+        allowlist = self._allowlist
+        if allowlist is not None:
+            judged = allowlist.judge(ip)
+            if judged is None:
+                return None
+            shown_ip, entry = judged
+            if entry is None:
+                return shown_ip, None
+            return shown_ip, f"allowlist entry {entry.text!r}"
+        parsed = parse_client_address(ip)
+        if parsed is None:
+            return None
         # inet_pton accepts only the canonical dotted quad, so an IPv4 text
         # (not an unmapped IPv6 one) is already as format_address writes it.
-        if version == 4 and type(ip) is str and ":" not in ip:
-            shown_ip = ip
-        else:
-            shown_ip = format_address(version, value)
-        if self._allowlist is None:
-            return shown_ip, None
-        entry = self._allowlist.match_value(version, value)
-        return shown_ip, False if entry is None else entry.text
+        if parsed[0] == 4 and type(ip) is str and ":" not in ip:
+            return ip, _ANY_ADDRESS
+        return format_address(*parsed), _ANY_ADDRESS
 
     def _route(self, path: str) -> _Route:
-        """Strip the API base from a canonical path and match the scope.
+        """Find the endpoint allowing a canonical path, or say why none does.
 
         The sentences a decision on this path will carry are written here,
         once per path, not once per request.
         """
+        destination = self._router.route(path)
+        if destination is not None:
+            endpoint, base_length = destination
+            covered = path[base_length:] or "/"
+            return path, endpoint, f"{self._covers[endpoint]}{_show(covered)}"
         relative: str | None = path
         if self._base is not None:
             relative = self._base.strip(path, case_sensitive=self._case_sensitive)
@@ -333,42 +390,10 @@ class AccessPolicy:
                 f"{list(self._api_base)!r}"
             )
             return path, None, detail
-        endpoint = self._matcher.match(relative)
-        if endpoint is None:
-            detail = (
-                f"path {_show(relative)} is under no endpoint of scope "
-                f"{self._scope.name!r}"
-            )
-            return path, None, detail
-        covers = f"{endpoint!r} of scope {self._scope.name!r} covers {_show(relative)}"
-        return path, endpoint, covers
-
-    def _judge(
-        self, ip: str, ip_rule: str | Literal[False] | None, route: _Route, method: str
-    ) -> Decision:
-        """Apply the allowlist, then the API base and the scope."""
-        path, endpoint, detail = route
-        if ip_rule is False:
-            return _deny(
-                Reason.IP_NOT_ALLOWED,
-                f"client address {ip} matches no entry of the allowlist",
-                ip=ip,
-                path=path,
-                method=method,
-            )
-        if endpoint is None:
-            return _deny(Reason.OUT_OF_SCOPE, detail, ip=ip, path=path, method=method)
-
-        where = "any address" if ip_rule is None else f"allowlist entry {ip_rule!r}"
-        return Decision(
-            True,
-            Reason.ALLOWED,
-            f"{where} admits {ip}; {detail}",
-            endpoint,
-            ip,
-            path,
-            method,
+        detail = (
+            f"path {_show(relative)} is under no endpoint of scope {self._scope.name!r}"
         )
+        return path, None, detail
 
 
 def _remember(table: dict[str, _T], key: str, value: _T, size: int) -> None:
@@ -397,6 +422,10 @@ def _is_method(method: object) -> bool:
 
 def _show(value: object) -> str:
     """Quote untrusted input for a detail message, cut to a safe length."""
+    if type(value) is str and len(value) <= MAX_ECHO and "cvp" not in value:
+        # What echo() would return unchanged, without the call: a routed
+        # path is shown in every allowed decision.
+        return repr(value)
     text = value if isinstance(value, str) else repr(value)
     return repr(echo(text))
 
@@ -409,5 +438,4 @@ def _deny(
     path: str | None = None,
     method: str | None = None,
 ) -> Decision:
-    # Positional: a frozen dataclass is built measurably faster so.
-    return Decision(False, reason, detail, None, ip, path, method)
+    return decided(False, reason, detail, None, ip, path, method)

@@ -31,13 +31,13 @@ from policy._endpoints import (
 )
 from policy._errors import Diagnostic, PolicyTypeError, ScopeError, echo
 
-__all__ = ["Scope", "ScopeKind", "ScopeMatcher"]
+__all__ = ["Scope", "ScopeKind", "ScopeMatcher", "TrieNode"]
 
 ScopeKind: TypeAlias = Literal["all", "builtin", "custom"]
 
 # A trie node: the endpoint text ending here (None when none does), and the
 # children keyed by the next segment.
-_Node: TypeAlias = tuple[str | None, dict[str, "_Node"]]
+TrieNode: TypeAlias = tuple[str | None, dict[str, "TrieNode"]]
 
 # The rule reported when the All scope allows a path: it covers every path,
 # as the endpoint '/' would.
@@ -101,6 +101,14 @@ class ScopeMatcher:
                 return text
         return None
 
+    def trie(self) -> TrieNode:
+        """The compiled trie: ``(endpoint ending here or None, children)``.
+
+        Keys are segments, folded to lower case unless case-sensitive.
+        Shared, not copied: callers must not change it.
+        """
+        return self._root
+
     def __len__(self) -> int:
         """How many endpoints can decide (those not below another)."""
         return self._count
@@ -111,7 +119,7 @@ class ScopeMatcher:
 
 
 class _Builder:
-    """A mutable trie node used while compiling; frozen into ``_Node``."""
+    """A mutable trie node used while compiling; frozen into ``TrieNode``."""
 
     __slots__ = ("children", "text")
 
@@ -139,7 +147,7 @@ class _Builder:
             return 1
         return sum(child.count() for child in self.children.values())
 
-    def freeze(self) -> _Node:
+    def freeze(self) -> TrieNode:
         children = {key: child.freeze() for key, child in self.children.items()}
         return (self.text, children)
 

@@ -104,8 +104,22 @@ def test_attribution_first_entry_in_input_order_wins() -> None:
     assert table.owner(4, 300) == 3
     assert table.owner(6, 1) == 4
     assert table.owner(6, 2) is None
-    # Segments: [0,100]->0, [101,200]->2, 201->none, 300->3, 301->none.
-    assert repr(table) == "<AttributionTable v4: 5 segments, v6: 2 segments>"
+    assert table.owner(6, 0) is None
+    # Segments: [0,100]->0, [101,200]->2, 201->none, 300->3, 301->none;
+    # v6: 0->none, 1->4, 2->none.
+    assert repr(table) == "<AttributionTable v4: 5 segments, v6: 3 segments>"
+
+
+def test_attribution_reaches_both_ends_of_the_line() -> None:
+    top4, top6 = 2**32 - 1, 2**128 - 1
+    table = AttributionTable([(4, top4 - 9, top4, 0), (6, 0, top6, 1)])
+    assert table.owner(4, 0) is None
+    assert table.owner(4, top4 - 10) is None
+    assert table.owner(4, top4) == 0
+    assert table.owner_packed(4, b"\xff" * 4) == 0
+    assert table.owner(6, 0) == 1
+    assert table.owner(6, top6) == 1
+    assert repr(table) == "<AttributionTable v4: 2 segments, v6: 1 segments>"
 
 
 def test_attribution_later_start_earlier_entry() -> None:
@@ -210,7 +224,7 @@ def test_attribution_agrees_with_first_covering_entry(
     found: list[tuple[int, int, int]], points: list[int]
 ) -> None:
     table = AttributionTable((v, lo, hi, n) for n, (v, lo, hi) in enumerate(found))  # type: ignore[misc]
-    extra = [b for _, lo, hi in found for b in (lo - 1, lo, hi, hi + 1) if b >= 0]
+    extra = [b for _, lo, hi in found for b in (lo - 1, lo, hi, hi + 1) if 0 <= b <= V4_MAX]
     for value in points + extra:
         owners = [n for n, (_, lo, hi) in enumerate(found) if lo <= value <= hi]
         assert table.owner(4, value) == (owners[0] if owners else None)

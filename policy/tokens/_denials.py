@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from policy._address import format_address, parse_client_address
@@ -121,7 +120,7 @@ def address_refused(
             "so it may not renew the token",
             token=token,
         )
-        return replace(refused, ip=shown)
+        return refused.replace(ip=shown)
     return None
 
 

@@ -14,7 +14,6 @@ import logging
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from policy._allowlist import IPAllowlist
@@ -374,7 +373,7 @@ class TokenService:
         except PolicyError:
             return unloadable(token)
         decision = policy.check(ip=ip, path=path, method=method)
-        return replace(decision, token_id=token.token_id, token_name=token.name)
+        return decision.replace(token_id=token.token_id, token_name=token.name)
 
     def _lifecycle(
         self, token: TokenRecord, pair: PairRecord, now: datetime
