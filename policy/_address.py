@@ -98,7 +98,9 @@ def parse_client_address(value: object) -> tuple[Version, int] | None:
 
     Accepted: ``"203.0.113.9"``, ``"2001:db8::1"``, ``"::ffff:203.0.113.9"``
     (returned as IPv4), :class:`~ipaddress.IPv4Address` and
-    :class:`~ipaddress.IPv6Address` objects without a zone id.
+    :class:`~ipaddress.IPv6Address` objects without a zone id.  Subclasses
+    of those are refused: :class:`~ipaddress.IPv4Interface` is one, and
+    carries a network as well as an address.
 
     Args:
         value: The address as received.
@@ -109,13 +111,15 @@ def parse_client_address(value: object) -> tuple[Version, int] | None:
         host name, leading zeros, another type): the caller denies.
     """
     if isinstance(value, str):
-        parsed = _parse_text(value)
+        # A str subclass is read as the plain string it holds, never
+        # through its own methods, which could say anything.
+        parsed = _parse_text(value if type(value) is str else str.__str__(value))
         if parsed is None:
             return None
         return unmap(*parsed)
-    if isinstance(value, IPv4Address):
+    if type(value) is IPv4Address:
         return 4, int(value)
-    if isinstance(value, IPv6Address):
+    if type(value) is IPv6Address:
         # A zone id names an interface, not a host; refused like its text.
         if value.scope_id is not None:
             return None

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Final, NoReturn
 
+from policy._errors import PolicyTypeError
 from policy._redact import redact
 
 __all__ = ["Decision", "Reason", "decided"]
@@ -81,7 +82,9 @@ class Decision:
         token_name: The token's name, likewise.
 
     Raises:
-        ValueError: ``allowed`` contradicts ``reason``.
+        ValueError: ``reason`` is not a reason, or ``allowed`` contradicts
+            it.
+        PolicyTypeError: A field has the wrong type.
     """
 
     __slots__ = ("_values",)
@@ -91,6 +94,10 @@ class Decision:
         bool, Reason, str, str | None, str | None, str | None, str | None,
         str | None, str | None,
     ]  # fmt: skip
+
+    def __init_subclass__(cls, **kwargs: Any) -> NoReturn:
+        # Records compare, copy and pickle as exactly this type.
+        raise TypeError("Decision is a closed record type; it cannot be subclassed")
 
     def __init__(
         self,
@@ -104,10 +111,22 @@ class Decision:
         token_id: str | None = None,
         token_name: str | None = None,
     ) -> None:
-        if allowed != (reason is Reason.ALLOWED):
-            raise ValueError(
-                f"allowed={allowed} contradicts reason {Reason(reason).value!r}"
+        if type(allowed) is not bool:
+            raise PolicyTypeError(
+                f"allowed must be a bool, got {type(allowed).__name__}"
             )
+        reason = Reason(reason)
+        if allowed != (reason is Reason.ALLOWED):
+            raise ValueError(f"allowed={allowed} contradicts reason {reason.value!r}")
+        if type(detail) is not str:
+            raise PolicyTypeError(f"detail must be a str, got {type(detail).__name__}")
+        for name, value in zip(
+            _FIELDS[3:], (rule, ip, path, method, token_id, token_name), strict=True
+        ):
+            if value is not None and type(value) is not str:
+                raise PolicyTypeError(
+                    f"{name} must be a str or None, got {type(value).__name__}"
+                )
         _store(
             self,
             (

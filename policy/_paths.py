@@ -191,7 +191,18 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
     """
     if not isinstance(raw, str):
         raise PolicyTypeError(f"path must be a str, got {type(raw).__name__}")
-    if len(raw) <= max_length and _is_plain(raw):
+    if type(raw) is not str:
+        # A str subclass is read as the plain string it holds, never
+        # through its own methods, which could say anything.
+        raw = str.__str__(raw)
+    # The common case, already canonical: _is_plain(), inlined.
+    if (
+        len(raw) <= max_length
+        and _PLAIN(raw) is not None
+        and "//" not in raw
+        and "/." not in raw
+        and ":$" not in raw
+    ):
         return raw
     return _Canonicaliser(raw, max_length).run()
 

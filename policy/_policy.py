@@ -56,16 +56,16 @@ _SHARED: Final = (
     "_api_base",
     "_case_sensitive",
     "_max_path_length",
-    "_base",
     "_covers",
+    "_no_base",
+    "_no_endpoint",
     "_router",
 )
 
-# What the allowlist says of one client: the address as judged, and what
-# admits it, as the decision's detail names it ("allowlist entry '...'",
-# or "any address" without an allowlist), or None when nothing does.
-_Client = tuple[str, str | None]
-_ANY_ADDRESS: Final = "any address"
+# What the allowlist says of one client: the address as judged, whether it
+# is admitted, and the entry admitting it as typed (None without an
+# allowlist, or when no entry admits it).
+_Client = tuple[str, bool, str | None]
 # Where one raw path leads: the canonical path, the endpoint allowing it
 # (None: out of scope), and the sentence saying which endpoint covers it or
 # why none does.
@@ -109,12 +109,13 @@ class AccessPolicy:
     __slots__ = (
         "_allowlist",
         "_api_base",
-        "_base",
         "_cache_size",
         "_case_sensitive",
         "_clients",
         "_covers",
         "_max_path_length",
+        "_no_base",
+        "_no_endpoint",
         "_router",
         "_routes",
         "_scope",
@@ -126,11 +127,13 @@ class AccessPolicy:
     _case_sensitive: bool
     _max_path_length: int
     _cache_size: int
-    _base: ApiBase | None
     _router: Router
-    # The start of the sentence saying an endpoint covers a path, per
-    # endpoint as typed.
+    # The parts of the sentences saying where a path leads, written once:
+    # "endpoint '/plan' of scope 'Custom' covers the path" per endpoint as
+    # typed, and the ends of the two sentences refusing a path.
     _covers: dict[str, str]
+    _no_base: str
+    _no_endpoint: str
     # None when the cache is off: a miss would cost a lookup for nothing.
     _clients: dict[str, _Client] | None
     _routes: dict[str, _Route] | None
@@ -167,15 +170,23 @@ class AccessPolicy:
         _set(self, "_api_base", () if base is None else base.bases)
         _set(self, "_max_path_length", max_path_length)
         _set(self, "_cache_size", cache_size)
-        _set(self, "_base", base)
         matcher = scope.matcher(case_sensitive=case_sensitive)
-        _set(self, "_router", Router(matcher, base, case_sensitive=case_sensitive))
+        _set(self, "_router", Router(matcher, base))
         rules = [ALL_RULE] if scope.kind == "all" else [e.text for e in scope.endpoints]
         _set(
             self,
             "_covers",
-            {rule: f"{rule!r} of scope {scope.name!r} covers " for rule in rules},
+            {
+                rule: f"endpoint {rule!r} of scope {scope.name!r} covers the path"
+                for rule in rules
+            },
         )
+        _set(
+            self,
+            "_no_base",
+            f" is under none of the API bases {list(self._api_base)!r}",
+        )
+        _set(self, "_no_endpoint", f" is under no endpoint of scope {scope.name!r}")
         _set(self, "_clients", {} if cache_size else None)
         _set(self, "_routes", {} if cache_size else None)
 
@@ -271,10 +282,14 @@ class AccessPolicy:
         # Every line here runs once per request; the checks are in the
         # order the reasons are documented: method, client, path, then the
         # allowlist and the scope.
-        if (
-            type(method) is not str or method not in _COMMON_METHODS
-        ) and not _is_method(method):
-            return _deny(Reason.BAD_METHOD, f"method {_show(method)} is not a token")
+        if type(method) is not str or method not in _COMMON_METHODS:
+            if not _is_method(method):
+                return _deny(
+                    Reason.BAD_METHOD, f"method {_show(method)} is not a token"
+                )
+            # A str subclass is read as the plain string it holds, never
+            # through its own methods (as for the client and the path).
+            method = str.__str__(method)
 
         # The client: from the table of recent clients, or judged now.  Only
         # exact str keys are cached: a str subclass may redefine hashing and
@@ -294,7 +309,7 @@ class AccessPolicy:
                 f"client address {_show(ip)} is not exactly one IP address",
                 method=method,
             )
-        shown_ip, admitter = client
+        shown_ip, admitted, entry = client
 
         # The path: likewise, from the table of recent paths or routed now.
         routes = self._routes
@@ -318,20 +333,17 @@ class AccessPolicy:
                     ip=shown_ip,
                     method=method,
                 )
+            if not admitted:
+                # Refused whatever the route: none is worked out.
+                return _refuse_client(shown_ip, canonical, method)
             route = self._route(canonical)
             if routes is not None and type(path) is str:
                 _remember(routes, path, route, self._cache_size)
         canonical, endpoint, sentence = route
 
         # The allowlist, then the API base and the scope.
-        if admitter is None:
-            return _deny(
-                Reason.IP_NOT_ALLOWED,
-                f"client address {shown_ip} matches no entry of the allowlist",
-                ip=shown_ip,
-                path=canonical,
-                method=method,
-            )
+        if not admitted:
+            return _refuse_client(shown_ip, canonical, method)
         if endpoint is None:
             return _deny(
                 Reason.OUT_OF_SCOPE,
@@ -340,14 +352,12 @@ class AccessPolicy:
                 path=canonical,
                 method=method,
             )
+        if entry is None:
+            detail = f"any address admits {shown_ip}; {sentence}"
+        else:
+            detail = f"allowlist entry {entry!r} admits {shown_ip}; {sentence}"
         return decided(
-            True,
-            Reason.ALLOWED,
-            f"{admitter} admits {shown_ip}; {sentence}",
-            endpoint,
-            shown_ip,
-            canonical,
-            method,
+            True, Reason.ALLOWED, detail, endpoint, shown_ip, canonical, method
         )
 
     def _client(self, ip: object) -> _Client | None:
@@ -359,16 +369,16 @@ class AccessPolicy:
                 return None
             shown_ip, entry = judged
             if entry is None:
-                return shown_ip, None
-            return shown_ip, f"allowlist entry {entry.text!r}"
+                return shown_ip, False, None
+            return shown_ip, True, entry.text
         parsed = parse_client_address(ip)
         if parsed is None:
             return None
         # inet_pton accepts only the canonical dotted quad, so an IPv4 text
         # (not an unmapped IPv6 one) is already as format_address writes it.
         if parsed[0] == 4 and type(ip) is str and ":" not in ip:
-            return ip, _ANY_ADDRESS
-        return format_address(*parsed), _ANY_ADDRESS
+            return ip, True, None
+        return format_address(*parsed), True, None
 
     def _route(self, path: str) -> _Route:
         """Find the endpoint allowing a canonical path, or say why none does.
@@ -376,24 +386,14 @@ class AccessPolicy:
         The sentences a decision on this path will carry are written here,
         once per path, not once per request.
         """
-        destination = self._router.route(path)
-        if destination is not None:
-            endpoint, base_length = destination
-            covered = path[base_length:] or "/"
-            return path, endpoint, f"{self._covers[endpoint]}{_show(covered)}"
-        relative: str | None = path
-        if self._base is not None:
-            relative = self._base.strip(path, case_sensitive=self._case_sensitive)
-        if relative is None:
-            detail = (
-                f"path {_show(path)} is under none of the API bases "
-                f"{list(self._api_base)!r}"
-            )
-            return path, None, detail
-        detail = (
-            f"path {_show(relative)} is under no endpoint of scope {self._scope.name!r}"
-        )
-        return path, None, detail
+        routed = self._router.route(path)
+        if routed is None:
+            return path, None, f"path {_show(path)}{self._no_base}"
+        endpoint, base_length = routed
+        if endpoint is None:
+            relative = path[base_length:] or "/"
+            return path, None, f"path {_show(relative)}{self._no_endpoint}"
+        return path, endpoint, self._covers[endpoint]
 
 
 def _remember(table: dict[str, _T], key: str, value: _T, size: int) -> None:
@@ -413,21 +413,35 @@ def _check_count(name: str, value: object, *, least: int) -> None:
 
 def _is_method(method: object) -> bool:
     """True when ``method`` is an RFC 9110 token of a sensible length."""
-    return (
-        isinstance(method, str)
-        and 0 < len(method) <= _MAX_METHOD_LENGTH
-        and _TCHARS.issuperset(method)
-    )
+    if not isinstance(method, str):
+        return False
+    text = str.__str__(method)
+    return 0 < len(text) <= _MAX_METHOD_LENGTH and _TCHARS.issuperset(text)
 
 
 def _show(value: object) -> str:
-    """Quote untrusted input for a detail message, cut to a safe length."""
-    if type(value) is str and len(value) <= MAX_ECHO and "cvp" not in value:
-        # What echo() would return unchanged, without the call: a routed
-        # path is shown in every allowed decision.
-        return repr(value)
-    text = value if isinstance(value, str) else repr(value)
+    """Quote untrusted input for a detail message, cut to a safe length.
+
+    Anything but a string is named by its type: its own repr() could raise
+    (or, for an int of many thousand digits, be refused by Python).
+    """
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    text = value if type(value) is str else str.__str__(value)
+    if len(text) <= MAX_ECHO and "cvp" not in text:
+        # What echo() would return unchanged, without the call.
+        return repr(text)
     return repr(echo(text))
+
+
+def _refuse_client(ip: str, path: str, method: str) -> Decision:
+    return _deny(
+        Reason.IP_NOT_ALLOWED,
+        f"client address {ip} matches no entry of the allowlist",
+        ip=ip,
+        path=path,
+        method=method,
+    )
 
 
 def _deny(

@@ -1,16 +1,19 @@
-"""Routing a canonical path: its API base and its scope endpoint, in one walk.
+"""Routing a canonical path: its API base, then its scope endpoint.
 
-A policy first strips the longest API base a path lies under (see
-:class:`ApiBase`), then matches the rest against the scope's trie (see
-:class:`ScopeMatcher`).  :class:`Router` gives the same answer from one
-trie walk: it grafts a copy of the scope's trie under each base, and each
-endpoint of a copy remembers the length of its base, so the relative path
-costs one slice.
+A path is judged relative to the longest API base it lies under (see
+:class:`ApiBase`), against the scope's trie (see :class:`ScopeMatcher`).
+:class:`Router` answers both from one split of the path and no string
+built on the way:
 
-Grafting is exact only when no base lies under another: with ``/api`` and
-``/api/v2`` the path ``/api/v2/x`` is judged under ``/api/v2`` alone, and a
-trie cannot both stop at ``/api``'s endpoint ``/v2`` for ``/api/v2/z`` and
-look past it for ``/api/v2/x``.  Nested bases therefore keep the two steps.
+* A trie of the bases' segments finds the longest base; the segments after
+  it walk the scope's trie.  This is exact for any set of bases.
+* When no base lies under another (the usual case), a copy of the scope's
+  trie is also grafted under each base, each endpoint of a copy noting the
+  length of its base, so a path that some endpoint allows is answered by a
+  single walk.  Grafting would be wrong for nested bases: with ``/api`` and
+  ``/api/v2``, ``/api/v2/x`` is judged under ``/api/v2`` alone, and a
+  single trie cannot both stop at ``/api``'s endpoint ``/v2`` for
+  ``/api/v2/z`` and look past it for ``/api/v2/x``.
 """
 
 from __future__ import annotations
@@ -24,118 +27,178 @@ from policy._scope import ScopeMatcher, TrieNode
 __all__ = ["Router"]
 
 # Where a path leads: the endpoint as typed, and the length of the API base
-# in front of it (0 without bases).
-Destination: TypeAlias = tuple[str, int]
-_Node: TypeAlias = tuple[Destination | None, dict[str, "_Node"]]
+# in front of it.
+_Destination: TypeAlias = tuple[str, int]
+# A node of the grafted trie: where a path ending here leads (None when no
+# endpoint ends here), the children keyed by the next segment, and the
+# length of the base the node lies under (-1 above every base).
+_Node: TypeAlias = tuple[_Destination | None, dict[str, "_Node"], int]
+# A node of the bases' trie: the length of the base ending here (-1 when
+# none does), and the children keyed by the next segment.
+_BaseNode: TypeAlias = tuple[int, dict[str, "_BaseNode"]]
 
 
 class Router:
     """A scope mounted under API bases.
 
-    Invariant: :meth:`route` answers exactly as :meth:`ApiBase.strip`
-    followed by :meth:`ScopeMatcher.match` on the stripped path.
+    Invariant: :meth:`route` answers as :meth:`ApiBase.strip` followed by
+    :meth:`ScopeMatcher.match` on the relative path would.
     """
 
-    __slots__ = ("_base", "_case_sensitive", "_matcher", "_root")
+    __slots__ = ("_bases", "_case_sensitive", "_grafted", "_matcher")
 
-    def __init__(
-        self, matcher: ScopeMatcher, base: ApiBase | None, *, case_sensitive: bool
-    ) -> None:
-        """Mount ``matcher`` under every base of ``base`` (the root if None)."""
-        self._matcher = matcher
-        self._base = base
-        self._case_sensitive = case_sensitive
-        bases = ("",) if base is None else base.bases
+    def __init__(self, matcher: ScopeMatcher, base: ApiBase | None) -> None:
+        """Mount ``matcher`` under every base of ``base`` (the root if None).
+
+        Bases are compared by exact case when the matcher compares
+        endpoints so, and ASCII-folded otherwise.
+        """
+        case_sensitive = matcher.case_sensitive
+        bases = ("/",) if base is None else base.bases
         if not case_sensitive:
             bases = tuple(path.lower() for path in bases)
-        self._root: _Node | None = None
-        if not _nested(bases):
-            self._root = _mount(matcher.trie(), bases)
+        self._matcher = matcher
+        self._case_sensitive = case_sensitive
+        self._bases = _base_trie(bases)
+        self._grafted = None if _nested(bases) else _graft(matcher.trie(), bases)
 
-    def route(self, path: str) -> Destination | None:
-        """Return the endpoint allowing a canonical path, and its base's length.
+    def route(self, path: str) -> tuple[str | None, int] | None:
+        """Find the API base and the endpoint of a canonical path.
 
         Returns:
-            ``(endpoint, base_length)``; the path relative to its base is
-            ``path[base_length:] or "/"``.  None when the path is under no
-            base, or under one but no endpoint of the scope.
+            ``(endpoint, base_length)``: the endpoint allowing the path
+            (None when none does) and the length of the longest base the
+            path lies under; the relative path is ``path[base_length:] or
+            "/"``.  None when the path lies under no base.
         """
-        root = self._root
-        if root is None:
-            return self._route_in_two_steps(path)
         if not path.isascii():
+            # Never canonical; ApiBase and ScopeMatcher refuse it alike.
             return None
-        destination, children = root
-        if destination is not None:
-            return destination
         if not self._case_sensitive:
             path = path.lower()
+        grafted = self._grafted
+        if grafted is None:
+            return self._walk(path[1:].split("/"))
+        destination, children, base_length = grafted
+        if destination is not None:
+            return destination
         for segment in path[1:].split("/"):
             child = children.get(segment)
             if child is None:
-                return None
-            destination, children = child
+                break
+            destination, children, base_length = child
             if destination is not None:
                 return destination
-        return None
+        # No endpoint allows the path; the last node reached says whether a
+        # base holds it.
+        return None if base_length < 0 else (None, base_length)
 
-    def _route_in_two_steps(self, path: str) -> Destination | None:
-        relative: str | None = path
-        if self._base is not None:
-            relative = self._base.strip(path, case_sensitive=self._case_sensitive)
-        if relative is None:
+    def _walk(self, segments: list[str]) -> tuple[str | None, int] | None:
+        """Route in two steps: the longest base, then the scope below it."""
+        base_length, depth = self._longest_base(segments)
+        if base_length < 0:
             return None
-        endpoint = self._matcher.match(relative)
-        if endpoint is None:
-            return None
-        # strip() answers "/" for the base itself, which ends no such path.
-        if not path.endswith(relative):
-            return endpoint, len(path)
-        return endpoint, len(path) - len(relative)
+        text, children = self._matcher.trie()
+        if text is not None:
+            return text, base_length
+        for segment in segments[depth:]:
+            child = children.get(segment)
+            if child is None:
+                break
+            text, children = child
+            if text is not None:
+                return text, base_length
+        return None, base_length
+
+    def _longest_base(self, segments: list[str]) -> tuple[int, int]:
+        """Return the length of the longest base holding the segments (-1:
+        none), and how many segments it spans."""
+        base_length, children = self._bases
+        depth = 0
+        for step, segment in enumerate(segments, 1):
+            child = children.get(segment)
+            if child is None:
+                break
+            length, children = child
+            if length >= 0:
+                base_length, depth = length, step
+        return base_length, depth
 
     def __repr__(self) -> str:
-        walk = "two steps" if self._root is None else "one walk"
-        return f"<Router {self._matcher!r} under {self._base!r}, {walk}>"
+        walk = "two steps" if self._grafted is None else "one walk"
+        return f"<Router {self._matcher!r}, {walk}>"
+
+
+def _segments(base: str) -> tuple[str, ...]:
+    return tuple(segment for segment in base.split("/") if segment)
+
+
+def _length(base: str) -> int:
+    # A canonical base has no trailing slash but "/", whose relative paths
+    # keep their leading slash.
+    return len(base.rstrip("/"))
 
 
 def _nested(bases: tuple[str, ...]) -> bool:
     """True when a base equals another or lies under it on a segment boundary."""
-    # In sorted order a base that lies under another follows it at once.
-    segments = sorted(tuple(_segments(base)) for base in bases)
+    # In sorted order, a base lying under another follows it at once.
+    ordered = sorted(_segments(base) for base in bases)
     return any(
         later[: len(earlier)] == earlier
-        for earlier, later in itertools.pairwise(segments)
+        for earlier, later in itertools.pairwise(ordered)
     )
 
 
-def _segments(base: str) -> list[str]:
-    return [segment for segment in base.split("/") if segment]
+def _base_trie(bases: tuple[str, ...]) -> _BaseNode:
+    """Build the trie of the bases' segments."""
+    root = _Builder()
+    for base in bases:
+        node = root
+        for segment in _segments(base):
+            node = node.children.setdefault(segment, _Builder())
+        node.length = _length(base)
+    return root.freeze()
 
 
-def _mount(trie: TrieNode, bases: tuple[str, ...]) -> _Node:
-    """Build the grafted trie: a copy of ``trie`` under each base."""
+class _Builder:
+    """A mutable node of the bases' trie, frozen into ``_BaseNode``."""
+
+    __slots__ = ("children", "length")
+
+    def __init__(self) -> None:
+        self.length = -1
+        self.children: dict[str, _Builder] = {}
+
+    def freeze(self) -> _BaseNode:
+        children = {key: child.freeze() for key, child in self.children.items()}
+        return (self.length, children)
+
+
+def _graft(trie: TrieNode, bases: tuple[str, ...]) -> _Node:
+    """Build the grafted trie: a copy of ``trie`` under each base.
+
+    Bases must not nest, so every node above a base is a plain step.
+    """
     root: dict[str, _Node] = {}
-    # The top of the trie when one base is the root itself.
     top: _Node | None = None
     for base in bases:
-        segments = _segments(base)
-        copy = _copy(trie, len(base.rstrip("/")))
-        if not segments:
-            top = copy
+        copy = _copy(trie, _length(base))
+        *above, last = _segments(base) or ("",)
+        if not last:
+            top = copy  # the base "/", alone as bases do not nest
             continue
         children = root
-        for segment in segments[:-1]:
-            # Bases do not nest, so every node on the way is a plain step.
-            children = children.setdefault(segment, (None, {}))[1]
-        children[segments[-1]] = copy
-    return top if top is not None else (None, root)
+        for segment in above:
+            children = children.setdefault(segment, (None, {}, -1))[1]
+        children[last] = copy
+    return top if top is not None else (None, root, -1)
 
 
 def _copy(node: TrieNode, base_length: int) -> _Node:
     """Copy a scope trie, each endpoint noting the length of its base."""
     text, children = node
-    destination = None if text is None else (text, base_length)
     return (
-        destination,
+        None if text is None else (text, base_length),
         {key: _copy(child, base_length) for key, child in children.items()},
+        base_length,
     )

@@ -224,7 +224,9 @@ def test_attribution_agrees_with_first_covering_entry(
     found: list[tuple[int, int, int]], points: list[int]
 ) -> None:
     table = AttributionTable((v, lo, hi, n) for n, (v, lo, hi) in enumerate(found))  # type: ignore[misc]
-    extra = [b for _, lo, hi in found for b in (lo - 1, lo, hi, hi + 1) if 0 <= b <= V4_MAX]
+    extra = [
+        b for _, lo, hi in found for b in (lo - 1, lo, hi, hi + 1) if 0 <= b <= V4_MAX
+    ]
     for value in points + extra:
         owners = [n for n, (_, lo, hi) in enumerate(found) if lo <= value <= hi]
         assert table.owner(4, value) == (owners[0] if owners else None)
