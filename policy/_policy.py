@@ -15,11 +15,11 @@ forward-auth server) turn on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, TypeVar
 
 from policy._address import format_address, parse_client_address
-from policy._allowlist import IPAllowlist
+from policy._allowlist import Entry, IPAllowlist
 from policy._api_base import ApiBase
 from policy._decision import Decision, Reason, decided
 from policy._errors import MAX_ECHO, PolicyTypeError, echo
@@ -57,15 +57,15 @@ _SHARED: Final = (
     "_case_sensitive",
     "_max_path_length",
     "_covers",
+    "_judge",
     "_no_base",
     "_no_endpoint",
     "_router",
 )
 
-# What the allowlist says of one client: the address as judged, whether it
-# is admitted, and the entry admitting it as typed (None without an
-# allowlist, or when no entry admits it).
-_Client = tuple[str, bool, str | None]
+# What the allowlist says of one client: the address as judged, and the
+# entry admitting it (None when none does, or when there is no allowlist).
+_Client = tuple[str, Entry | None]
 # Where one raw path leads: the canonical path, the endpoint allowing it
 # (None: out of scope), and the sentence saying which endpoint covers it or
 # why none does.
@@ -113,6 +113,7 @@ class AccessPolicy:
         "_case_sensitive",
         "_clients",
         "_covers",
+        "_judge",
         "_max_path_length",
         "_no_base",
         "_no_endpoint",
@@ -128,6 +129,8 @@ class AccessPolicy:
     _max_path_length: int
     _cache_size: int
     _router: Router
+    # The allowlist's judge(), or one admitting every address.
+    _judge: Callable[[object], _Client | None]
     # The parts of the sentences saying where a path leads, written once:
     # "endpoint '/plan' of scope 'Custom' covers the path" per endpoint as
     # typed, and the ends of the two sentences refusing a path.
@@ -172,6 +175,7 @@ class AccessPolicy:
         _set(self, "_cache_size", cache_size)
         matcher = scope.matcher(case_sensitive=case_sensitive)
         _set(self, "_router", Router(matcher, base))
+        _set(self, "_judge", _any_address if allowlist is None else allowlist.judge)
         rules = [ALL_RULE] if scope.kind == "all" else [e.text for e in scope.endpoints]
         _set(
             self,
@@ -296,11 +300,11 @@ class AccessPolicy:
         # equality, and so read another client's verdict.
         clients = self._clients
         if clients is None or type(ip) is not str:
-            client = self._client(ip)
+            client = self._judge(ip)
         else:
             client = clients.get(ip)
             if client is None:
-                client = self._client(ip)
+                client = self._judge(ip)
                 if client is not None:
                     _remember(clients, ip, client, self._cache_size)
         if client is None:
@@ -309,7 +313,8 @@ class AccessPolicy:
                 f"client address {_show(ip)} is not exactly one IP address",
                 method=method,
             )
-        shown_ip, admitted, entry = client
+        shown_ip, entry = client
+        admitted = entry is not None or self._allowlist is None
 
         # The path: likewise, from the table of recent paths or routed now.
         routes = self._routes
@@ -355,30 +360,10 @@ class AccessPolicy:
         if entry is None:
             detail = f"any address admits {shown_ip}; {sentence}"
         else:
-            detail = f"allowlist entry {entry!r} admits {shown_ip}; {sentence}"
+            detail = f"allowlist entry {entry.text!r} admits {shown_ip}; {sentence}"
         return decided(
             True, Reason.ALLOWED, detail, endpoint, shown_ip, canonical, method
         )
-
-    def _client(self, ip: object) -> _Client | None:
-        """Judge one client address by the allowlist; None: not an address."""
-        allowlist = self._allowlist
-        if allowlist is not None:
-            judged = allowlist.judge(ip)
-            if judged is None:
-                return None
-            shown_ip, entry = judged
-            if entry is None:
-                return shown_ip, False, None
-            return shown_ip, True, entry.text
-        parsed = parse_client_address(ip)
-        if parsed is None:
-            return None
-        # inet_pton accepts only the canonical dotted quad, so an IPv4 text
-        # (not an unmapped IPv6 one) is already as format_address writes it.
-        if parsed[0] == 4 and type(ip) is str and ":" not in ip:
-            return ip, True, None
-        return format_address(*parsed), True, None
 
     def _route(self, path: str) -> _Route:
         """Find the endpoint allowing a canonical path, or say why none does.
@@ -432,6 +417,18 @@ def _show(value: object) -> str:
         # What echo() would return unchanged, without the call.
         return repr(text)
     return repr(echo(text))
+
+
+def _any_address(ip: object) -> _Client | None:
+    """Judge a client when there is no allowlist: any one address passes."""
+    parsed = parse_client_address(ip)
+    if parsed is None:
+        return None
+    # inet_pton accepts only the canonical dotted quad, so an IPv4 text
+    # (not an unmapped IPv6 one) is already as format_address writes it.
+    if parsed[0] == 4 and type(ip) is str and ":" not in ip:
+        return ip, None
+    return format_address(*parsed), None
 
 
 def _refuse_client(ip: str, path: str, method: str) -> Decision:
