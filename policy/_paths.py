@@ -83,7 +83,7 @@ from urllib.parse import unquote
 
 from policy._errors import MAX_ECHO, Diagnostic, PolicyError, PolicyTypeError, echo
 
-__all__ = ["DEFAULT_MAX_PATH_LENGTH", "PathError", "canonical_path"]
+__all__ = ["DEFAULT_MAX_PATH_LENGTH", "PathError", "canonical_path", "is_plain"]
 
 # Longer request targets are refused before any parsing; 8 KiB matches the
 # default request-line limit of common servers (Apache, nginx large buffers).
@@ -195,7 +195,7 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
         # A str subclass is read as the plain string it holds, never
         # through its own methods, which could say anything.
         raw = str.__str__(raw)
-    # The common case, already canonical: _is_plain(), inlined.
+    # The common case, already canonical: is_plain(), inlined.
     if (
         len(raw) <= max_length
         and _PLAIN(raw) is not None
@@ -207,8 +207,12 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
     return _Canonicaliser(raw, max_length).run()
 
 
-def _is_plain(path: str) -> bool:
-    """True when ``path`` is already canonical, with nothing to cut or check."""
+def is_plain(path: str) -> bool:
+    """True when ``path`` is already canonical, with nothing to cut or check.
+
+    Then ``canonical_path(path)`` is ``path`` itself (when no longer than
+    its limit); a False answer says nothing either way.
+    """
     return (
         _PLAIN(path) is not None
         and "//" not in path
@@ -246,7 +250,7 @@ class _Canonicaliser:
         self.check_characters()
         self.check_fragment()
         path = raw.partition("?")[0]
-        if _is_plain(path):
+        if is_plain(path):
             # Only a query to drop, already checked above.
             return path
         self.check_origin_form(path)

@@ -23,7 +23,12 @@ from policy._allowlist import Entry, IPAllowlist
 from policy._api_base import ApiBase
 from policy._decision import Decision, Reason, decided
 from policy._errors import MAX_ECHO, PolicyTypeError, echo
-from policy._paths import DEFAULT_MAX_PATH_LENGTH, PathError, canonical_path
+from policy._paths import (
+    DEFAULT_MAX_PATH_LENGTH,
+    PathError,
+    canonical_path,
+    is_plain,
+)
 from policy._router import Router
 from policy._scope import ALL_RULE, Scope
 
@@ -113,6 +118,7 @@ class AccessPolicy:
         "_case_sensitive",
         "_clients",
         "_covers",
+        "_decide",
         "_judge",
         "_max_path_length",
         "_no_base",
@@ -131,6 +137,8 @@ class AccessPolicy:
     _router: Router
     # The allowlist's judge(), or one admitting every address.
     _judge: Callable[[object], _Client | None]
+    # What check() calls: _check(), or without tables its plain form.
+    _decide: Callable[[object, object, object], Decision]
     # The parts of the sentences saying where a path leads, written once:
     # "endpoint '/plan' of scope 'Custom' covers the path" per endpoint as
     # typed, and the ends of the two sentences refusing a path.
@@ -193,6 +201,7 @@ class AccessPolicy:
         _set(self, "_no_endpoint", f" is under no endpoint of scope {scope.name!r}")
         _set(self, "_clients", {} if cache_size else None)
         _set(self, "_routes", {} if cache_size else None)
+        _set(self, "_decide", self._check if cache_size else _plain_check(self))
 
     @property
     def scope(self) -> Scope:
@@ -258,6 +267,7 @@ class AccessPolicy:
         _set(twin, "_cache_size", cache_size)
         _set(twin, "_clients", {} if cache_size else None)
         _set(twin, "_routes", {} if cache_size else None)
+        _set(twin, "_decide", twin._check if cache_size else _plain_check(twin))
         return twin
 
     def __repr__(self) -> str:
@@ -283,9 +293,14 @@ class AccessPolicy:
             for bad input: a malformed address, path or method is a denial
             with its own reason.
         """
-        # Every line here runs once per request; the checks are in the
-        # order the reasons are documented: method, client, path, then the
-        # allowlist and the scope.
+        return self._decide(ip, path, method)
+
+    def _check(self, ip: object, path: object, method: object) -> Decision:
+        """Decide any request: :meth:`check` for every case it may meet.
+
+        The steps run in the order the reasons are documented: method,
+        client, path, then the allowlist, the API base and the scope.
+        """
         if type(method) is not str or method not in _COMMON_METHODS:
             if not _is_method(method):
                 return _deny(
@@ -371,7 +386,10 @@ class AccessPolicy:
         The sentences a decision on this path will carry are written here,
         once per path, not once per request.
         """
-        routed = self._router.route(path)
+        return self._routed(path, self._router.route(path))
+
+    def _routed(self, path: str, routed: tuple[str | None, int] | None) -> _Route:
+        """The route of a canonical path, from the router's answer for it."""
         if routed is None:
             return path, None, f"path {_show(path)}{self._no_base}"
         endpoint, base_length = routed
@@ -379,6 +397,58 @@ class AccessPolicy:
             relative = path[base_length:] or "/"
             return path, None, f"path {_show(relative)}{self._no_endpoint}"
         return path, endpoint, self._covers[endpoint]
+
+
+def _plain_check(policy: AccessPolicy) -> Callable[[object, object, object], Decision]:
+    """Build the decision of the usual request, for a policy without tables.
+
+    Most requests are alike: an address text, a path already canonical, a
+    usual method.  For them the function returned takes the steps of
+    :meth:`AccessPolicy._check` in the same order, through the same parts
+    (the allowlist's judge(), the router, decided()), bound once as local
+    names instead of looked up on every call.  Any other request goes to
+    ``_check`` itself, as does a client that is not an address.
+    """
+    judge = policy._judge
+    route = policy._router.route
+    covers = policy._covers
+    any_address = policy._allowlist is None
+    max_length = policy._max_path_length
+    routed_to = policy._routed
+    general = policy._check
+    allowed, out_of_scope = Reason.ALLOWED, Reason.OUT_OF_SCOPE
+
+    def decide(ip: object, path: object, method: object) -> Decision:
+        if not (
+            type(ip) is str
+            and type(path) is str
+            and type(method) is str
+            and method in _COMMON_METHODS
+            and len(path) <= max_length
+            and is_plain(path)
+        ):
+            return general(ip, path, method)
+        # The path is canonical as it stands, so no bad_path can come.
+        client = judge(ip)
+        if client is None:
+            return general(ip, path, method)
+        shown_ip, entry = client
+        if entry is None and not any_address:
+            return _refuse_client(shown_ip, path, method)
+        routed = route(path)
+        if routed is None or routed[0] is None:
+            _, _, sentence = routed_to(path, routed)
+            return _deny(out_of_scope, sentence, ip=shown_ip, path=path, method=method)
+        endpoint = routed[0]
+        if entry is None:
+            detail = f"any address admits {shown_ip}; {covers[endpoint]}"
+        else:
+            detail = (
+                f"allowlist entry {entry.text!r} admits {shown_ip}; {covers[endpoint]}"
+            )
+        return decided(True, allowed, detail, endpoint, shown_ip, path, method)
+
+    return decide
 
 
 def _remember(table: dict[str, _T], key: str, value: _T, size: int) -> None:

@@ -353,3 +353,85 @@ def test_cached_decisions_equal_uncached(
         for ip, path, method in requests:
             expected = uncached.check(ip=ip, path=path, method=method)
             assert cached.check(ip=ip, path=path, method=method) == expected
+
+
+# --- The usual request's plain form against the general path ------------------
+#
+# Without tables, check() decides the usual request (an address text, a path
+# already canonical, a usual method) through a function built per policy
+# (_plain_check), and hands anything else to the general _check().  Both
+# must give the same decision for every policy and request.
+
+_SEGMENTS = ["api", "API", "v2", "plan", "Plan", "Client", "a"]
+_policies = st.builds(
+    lambda scope, allowlist, bases, case_sensitive: AccessPolicy(
+        scope=scope,
+        allowlist=allowlist,
+        api_base=bases,
+        case_sensitive=case_sensitive,
+    ),
+    scope=st.one_of(
+        st.just(Scope.all()),
+        st.lists(
+            st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=3).map(
+                lambda parts: "/" + "/".join(parts)
+            ),
+            min_size=1,
+            max_size=4,
+        ).map(Scope.custom),
+    ),
+    allowlist=st.sampled_from(
+        [
+            None,
+            ALLOWLIST,
+            IPAllowlist.parse(["192.0.2.0 - 192.0.2.9", "::ffff:198.51.100.0/120"]),
+            IPAllowlist.parse(["0.0.0.0/0"]),
+        ]
+    ),
+    bases=st.lists(
+        st.lists(st.sampled_from(_SEGMENTS), min_size=0, max_size=2).map(
+            lambda parts: "/" + "/".join(parts)
+        ),
+        max_size=3,
+    ),
+    case_sensitive=st.booleans(),
+)
+_PLAIN_PATHS = st.one_of(
+    _PATHS,
+    st.lists(st.sampled_from([*_SEGMENTS, "", ".", "x;y", "%41"]), max_size=5).map(
+        lambda parts: "/" + "/".join(parts)
+    ),
+)
+
+
+@settings(max_examples=400)
+@given(
+    policy=_policies,
+    requests=st.lists(
+        st.tuples(
+            _IPS,
+            _PLAIN_PATHS,
+            st.sampled_from(["GET", "POST", "DELETE", "get", "B AD", "PROPFIND"]),
+        ),
+        max_size=20,
+    ),
+)
+def test_the_plain_form_decides_as_the_general_path(
+    policy: AccessPolicy, requests: list[tuple[object, str, str]]
+) -> None:
+    # The plain form is in use (a policy without tables).
+    assert policy._decide != policy._check
+    for ip, path, method in requests:
+        general = policy._check(ip, path, method)
+        assert policy.check(ip=ip, path=path, method=method) == general
+        assert policy.with_cache(8).check(ip=ip, path=path, method=method) == general
+
+
+def test_the_plain_form_is_rebuilt_for_a_twin_without_tables() -> None:
+    cached = POLICY.with_cache(16)
+    assert cached._decide == cached._check
+    twin = cached.with_cache(0)
+    assert twin._decide != twin._check
+    decision = twin.check(ip="192.0.2.7", path="/webconsole/api/plan/7")
+    assert decision == POLICY.check(ip="192.0.2.7", path="/webconsole/api/plan/7")
+    assert decision.allowed
