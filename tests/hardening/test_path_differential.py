@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tricky_paths import PIECES
 
 from policy import AccessPolicy, Scope
 
@@ -31,30 +32,6 @@ from werkzeug.wrappers import Response  # noqa: E402
 
 POLICY = AccessPolicy(scope=Scope.custom(["/plan"]), case_sensitive=True)
 
-PIECES = [
-    "plan",
-    "Plan",
-    "%70lan",
-    "pl%61n",
-    "x",
-    ".",
-    "..",
-    "%2e",
-    "%2E%2e",
-    ".%2e",
-    "",
-    "%2F",
-    "%5C",
-    ";x",
-    "%3B",
-    "a%20b",
-    "%25",
-    "%2541",
-    "%C3%A9",
-    "~",
-    "%7E",
-    "\\",
-]
 # The first segment is never empty: every HTTP client reads "//x" as a
 # network-path reference to host x, so no server sees such a target.
 TARGETS = st.builds(

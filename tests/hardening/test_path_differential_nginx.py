@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tricky_paths import PIECES
 
 from policy import AccessPolicy, Decision, Reason, Scope
 from policy.tokens import FakeClock, SQLiteStore, TokenService
@@ -45,32 +46,6 @@ _SUB_PATH = """
         }
 """
 
-PIECES = [
-    "plan",
-    "Plan",
-    "%70lan",
-    "pl%61n",
-    "x",
-    ".",
-    "..",
-    "%2e",
-    "%2E%2e",
-    ".%2e",
-    "",
-    "%2F",
-    "%5C",
-    ";x",
-    "..;",
-    "%3B",
-    "a%20b",
-    "%25",
-    "%2541",
-    "%C3%A9",
-    "~",
-    "%7E",
-    "\\",
-    "%00",
-]
 # Every target starts at one of the bases, spelled as sent or disguised.
 HEADS = ["/commandcenter/api", "/n", "/N", "/%6E", "/n/", "/commandcenter//api"]
 TARGETS = st.builds(
