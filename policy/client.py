@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from policy._errors import PolicyTypeError
+from policy._redact import redact
 from policy.tokens import Clock, SystemClock, TokenError
 
 __all__ = [
@@ -132,14 +133,16 @@ def load_pair(path: Path) -> TokenPair:
             str(document["accessToken"]), str(document["refreshToken"]), expires
         )
     except OSError as error:
-        raise PairFileError(f"cannot read pair file {path}: {error.strerror}") from None
+        raise PairFileError(
+            f"cannot read pair file {_shown(path)}: {error.strerror}"
+        ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise PairFileError(
-            f"pair file {path} must be JSON with accessToken, refreshToken and "
+            f"pair file {_shown(path)} must be JSON with accessToken, refreshToken and "
             f"accessExpiresAt, got {type(error).__name__}"
         ) from None
     if expires.tzinfo is None:
-        raise PairFileError(f"accessExpiresAt in {path} must have a UTC offset")
+        raise PairFileError(f"accessExpiresAt in {_shown(path)} must have a UTC offset")
     return pair
 
 
@@ -176,7 +179,7 @@ def save_pair(path: Path, pair: TokenPair) -> None:
             os.close(directory_handle)
     except OSError as error:
         raise PairFileError(
-            f"cannot write pair file {path}: {error.strerror}"
+            f"cannot write pair file {_shown(path)}: {error.strerror}"
         ) from None
 
 
@@ -266,7 +269,7 @@ class TokenClient:
             handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
             raise PairFileError(
-                f"cannot open lock file {lock_path}: {error.strerror}"
+                f"cannot open lock file {_shown(lock_path)}: {error.strerror}"
             ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -323,3 +326,8 @@ def _parse_answer(status: int, answer: bytes) -> TokenPair:
             reason=None,
         )
     return TokenPair(access, refresh, datetime.fromtimestamp(expiry, UTC))
+
+
+def _shown(path: Path) -> str:
+    """A file path for a message: a secret pasted into it is blanked."""
+    return redact(str(path))

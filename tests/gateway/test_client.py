@@ -308,3 +308,12 @@ def test_unwritable_lock_file(pair_file: Path, clock: FakeClock) -> None:
     client = make_client(pair_file.parent / "missing" / "pair.json", print, clock)
     with pytest.raises(PairFileError, match="cannot open lock file"):
         client.renew()
+
+
+def test_a_secret_pasted_as_the_pair_file_path_is_not_echoed(tmp_path: Path) -> None:
+    secret = "cvpat_" + "S" * 43 + "_AAAAAA"
+    with pytest.raises(PairFileError) as caught:
+        load_pair(tmp_path / secret)
+    assert "S" * 10 not in str(caught.value)
+    assert "cannot read pair file" in str(caught.value)
+    assert "cvpat_***" in str(caught.value)
