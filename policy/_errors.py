@@ -9,9 +9,10 @@ run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 from policy._redact import redact
 
@@ -25,6 +26,7 @@ __all__ = [
     "PolicyTypeError",
     "ScopeError",
     "echo",
+    "printable",
 ]
 
 Level = Literal["error", "warning"]
@@ -34,13 +36,37 @@ Level = Literal["error", "warning"]
 MAX_ECHO = 60
 
 
+# Characters a terminal acts on or that reorder what a reader sees: C0 and
+# C1 controls with DEL (an ESC starts a terminal command), and the Unicode
+# bidirectional formatting characters (they can make text read backwards).
+_UNPRINTABLE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """Return ``text`` with controls and bidi formatting written as escapes.
+
+    ``"a\x1b[31m"`` becomes ``"a\\x1b[31m"``, as repr() would write it.
+    """
+    if text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def echo(text: str, limit: int = MAX_ECHO) -> str:
     """Return ``text`` cut to ``limit`` characters, saying what was elided.
 
     A token secret in it is blanked first: users paste secrets into the
-    wrong argument, and the message must not carry them on.
+    wrong argument, and the message must not carry them on.  Controls are
+    written as escapes, so echoed input cannot drive a terminal.
     """
-    text = redact(text)
+    text = printable(redact(text))
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
@@ -82,11 +108,16 @@ class Diagnostic:
         head = f"{self.location}: {self.level} {self.code} {self.message}"
         if not caret or not self.line_text:
             return head
-        shown = echo(self.line_text, 2 * MAX_ECHO)
-        if self.column - 1 > len(shown):
+        line = self.line_text
+        shown = echo(line, 2 * MAX_ECHO)
+        # The caret goes under the span as shown, where escapes and blanked
+        # secrets before it have changed the width.
+        before = len(printable(redact(line[: self.column - 1])))
+        span = len(printable(line[self.column - 1 : self.column - 1 + self.length]))
+        if before > len(shown):
             return f"{head}\n    {shown}"
-        width = max(1, min(self.length, len(shown) - self.column + 1))
-        marker = " " * (self.column - 1) + "^" * width
+        width = max(1, min(span, len(shown) - before))
+        marker = " " * before + "^" * width
         return f"{head}\n    {shown}\n    {marker}"
 
     def __str__(self) -> str:

@@ -141,3 +141,29 @@ def test_a_decision_record_is_closed_to_subclasses_and_wrong_types() -> None:
     assert Decision(False, "bad_ip", "x").reason is Reason.BAD_IP  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="contradicts reason 'allowed'"):
         Decision(False, "allowed", "x")  # type: ignore[arg-type]
+
+
+def test_echoed_input_cannot_drive_a_terminal() -> None:
+    from policy._errors import Diagnostic, echo, printable
+
+    hostile = "10.0.0.1\x1b[31mRED\x1b]0;title\x07\u202eevil\x9b"
+    assert printable(hostile) == (
+        "10.0.0.1\\x1b[31mRED\\x1b]0;title\\x07\\u202eevil\\x9b"
+    )
+    assert printable("plain text é") == "plain text é"
+    assert "\x1b" not in echo(hostile)
+    # The caret stays under the span as shown, after the escapes.
+    found = Diagnostic(
+        source="a.txt",
+        line=1,
+        column=10,
+        text="[31m",
+        message="bad",
+        code="x",
+        line_text=hostile,
+        length=4,
+    ).format()
+    shown, marker = found.splitlines()[1:]
+    assert "\x1b" not in found
+    assert shown[marker.index("^") :].startswith("[31m")
+    assert marker.count("^") == 4
