@@ -3,7 +3,8 @@
 A :class:`Decision` is a plain, immutable record.  The core returns it and
 never logs it; adapters (CLI, middleware, audit log) decide what to do with
 it.  It never holds a secret: a token is named by its id and name only, and
-text shaped like a token secret in the path, method or detail is redacted.
+text shaped like a token secret in any field is redacted (``cvpat_***``),
+as typed or percent-encoded.
 
 One is built for every request a gateway judges, so the record is a single
 slot holding a tuple: building it is one tuple and one slot store, where a
@@ -76,8 +77,10 @@ class Decision:
         ip: The client address as judged (unmapped from IPv4-mapped IPv6),
             or None when it could not be parsed.
         path: The canonical path as matched, or None when it was refused;
-            text shaped like a token secret is redacted (``cvpat_***``).
-        method: The request method, upper-cased; redacted likewise.
+            text shaped like a token secret is redacted (``cvpat_***``), as
+            in every field.
+        method: The request method, as received (methods are
+            case-sensitive, RFC 9110 section 9.1).
         token_id: The token's id, when a token was presented and known.
         token_name: The token's name, likewise.
 
@@ -111,6 +114,10 @@ class Decision:
         token_id: str | None = None,
         token_name: str | None = None,
     ) -> None:
+        if _filled(self):
+            # Records are immutable: __init__ called again on one is an
+            # assignment in disguise.
+            raise AttributeError("Decision is immutable, got a second __init__")
         if type(allowed) is not bool:
             raise PolicyTypeError(
                 f"allowed must be a bool, got {type(allowed).__name__}"
@@ -127,20 +134,8 @@ class Decision:
                 raise PolicyTypeError(
                     f"{name} must be a str or None, got {type(value).__name__}"
                 )
-        _store(
-            self,
-            (
-                allowed,
-                reason,
-                _clean(detail),
-                rule,
-                ip,
-                _clean(path),
-                _clean(method),
-                token_id,
-                token_name,
-            ),
-        )
+        texts = (detail, rule, ip, path, method, token_id, token_name)
+        _store(self, (allowed, reason, *map(_clean, texts)))
 
     @property
     def allowed(self) -> bool:
@@ -238,11 +233,16 @@ _new: Final = object.__new__
 
 def _clean(text: str | None) -> str | None:
     """``text`` with secret shapes blanked (see :func:`policy._redact.redact`)."""
-    # The substring test, shared by both secret prefixes, keeps an ordinary
-    # value to one scan without a call.
-    if text is not None and "cvp" in text:
-        return redact(text)
-    return text
+    return None if text is None else redact(text)
+
+
+def _filled(record: Decision) -> bool:
+    """True when the record's slot already holds its values."""
+    try:
+        record._values  # noqa: B018 (the read is the test)
+    except AttributeError:
+        return False
+    return True
 
 
 def decided(
@@ -261,11 +261,16 @@ def decided(
     record never depends on its caller for that.
     """
     record: Decision = _new(Decision)
-    if "cvp" in detail:
+    # The substring tests keep an ordinary value to a scan or two without a
+    # call; they are redact()'s own (see may_hold_secret).  The address was
+    # parsed, so it holds no secret.
+    if "cvp" in detail or "%" in detail:
         detail = redact(detail)
-    if path is not None and "cvp" in path:
+    if rule is not None and ("cvp" in rule or "%" in rule):
+        rule = redact(rule)
+    if path is not None and ("cvp" in path or "%" in path):
         path = redact(path)
-    if method is not None and "cvp" in method:
+    if method is not None and ("cvp" in method or "%" in method):
         method = redact(method)
     _store(record, (allowed, reason, detail, rule, ip, path, method, None, None))
     return record

@@ -35,6 +35,7 @@ import pyparsing as pp
 
 from policy._errors import Diagnostic, PolicyTypeError, ScopeError, echo
 from policy._paths import DEFAULT_MAX_PATH_LENGTH, PathError, canonical_path
+from policy._redact import secret_span
 
 __all__ = [
     "DEFAULT_MAX_ENDPOINTS",
@@ -364,7 +365,19 @@ def _parse_line(
         return None
     word, column = found
 
-    # Step 3: the request-path rules, so endpoint and path compare equal.
+    # Step 3: no token secret, which every listing and decision would show.
+    span = secret_span(word)
+    if span is not None:
+        start, end = span
+        raise where.error(
+            column + start,
+            "token-secret",
+            "{noun} must not contain a token secret: it would be shown by every"
+            " listing and decision",
+            word[start:end],
+        )
+
+    # Step 4: the request-path rules, so endpoint and path compare equal.
     path = _canonical(word, column, where)
     return Endpoint(text=word, path=_strip_slash(path), line=where.line, column=column)
 

@@ -29,6 +29,7 @@ from policy._paths import (
     canonical_path,
     is_plain,
 )
+from policy._redact import may_hold_secret
 from policy._router import Router
 from policy._scope import ALL_RULE, Scope
 
@@ -483,7 +484,7 @@ def _show(value: object) -> str:
     if not isinstance(value, str):
         return f"<{type(value).__name__}>"
     text = value if type(value) is str else str.__str__(value)
-    if len(text) <= MAX_ECHO and "cvp" not in text:
+    if len(text) <= MAX_ECHO and not may_hold_secret(text):
         # What echo() would return unchanged, without the call.
         return repr(text)
     return repr(echo(text))

@@ -210,16 +210,22 @@ def _build(document: dict[str, Any], lines: Sequence[str], source: str) -> Acces
     )
     policy = None
     if scope is not None:
+        bases, locate_bases = _items(document.get("api_base", []), lines, "api_base")
         policy = _part(
             found,
             lines,
             source,
             "api_base",
-            lambda: AccessPolicy(
-                scope=scope,
-                allowlist=allowlist,
-                api_base=document.get("api_base", ()),
-                case_sensitive=document.get("case_sensitive", False),
+            lambda: _located(
+                lambda: AccessPolicy(
+                    scope=scope,
+                    allowlist=allowlist,
+                    api_base=bases,
+                    case_sensitive=document.get("case_sensitive", False),
+                ),
+                locate_bases,
+                source,
+                lines,
             ),
         )
     if any(d.level == "error" for d in found) or policy is None:
@@ -239,7 +245,9 @@ def _part(
         return build()
     except PolicyError as error:
         for diagnostic in error.diagnostics:
-            if diagnostic.source.startswith("<"):
+            # One not yet placed in the file (it names the part, such as
+            # "<endpoints>") is placed at the part's key.
+            if diagnostic.source != source:
                 line, column = _key_position(lines, key)
                 diagnostic = dataclasses.replace(
                     diagnostic,

@@ -393,3 +393,13 @@ def test_decided_keeps_ordinary_values_as_given() -> None:
     record = decided(True, Reason.ALLOWED, "ok", "/", "192.0.2.1", path, "GET")
     assert record.path is path
     assert record == Decision(True, Reason.ALLOWED, "ok", "/", "192.0.2.1", path, "GET")
+
+
+def test_a_second_init_cannot_change_a_record() -> None:
+    decision = Decision(True, Reason.ALLOWED, "ok")
+    before = hash(decision)
+    with pytest.raises(AttributeError, match="second __init__"):
+        decision.__init__(False, Reason.BAD_IP, "mutated")  # type: ignore[misc]
+    assert decision.allowed
+    assert decision.detail == "ok"
+    assert hash(decision) == before

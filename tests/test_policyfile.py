@@ -143,3 +143,12 @@ def test_load_policy_cache_size(tmp_path: Path) -> None:
     with pytest.raises(PolicyTypeError) as caught:
         load_policy(tmp_path / "missing.toml", cache_size=-1)
     assert str(caught.value) == "cache_size must be an int of at least 0, got -1"
+
+
+def test_an_api_base_error_points_at_the_base_itself() -> None:
+    text = 'scope = "all"\napi_base = [\n "/api",\n    "/x/.."\n]\n'
+    with pytest.raises(PolicyFileError) as caught:
+        loads_policy(text)
+    found = caught.value.diagnostics[0]
+    assert (found.code, found.line, found.column) == ("dot-segment", 4, 9)
+    assert found.line_text == '    "/x/.."'
