@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
@@ -182,10 +185,32 @@ def run(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     try:
-        uvicorn.Server(config).run(sockets=[listener])
+        with _reporting(args.log_level):
+            uvicorn.Server(config).run(sockets=[listener])
     except SystemExit as stopped:
         if stopped.code not in (None, 0):
             return fail(f"the server stopped on an error (status {stopped.code})")
     finally:
         listener.close()
     return EXIT_YES
+
+
+@contextlib.contextmanager
+def _reporting(level: str) -> Iterator[None]:
+    """Send the library's own records to stderr at ``level`` while serving.
+
+    The library only logs (a policy file refused on reload, a renewal that
+    failed) and leaves the handling to its adapter; this is the adapter, and
+    an operator must see that the policy in force is not the file's.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("policy serve: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("policy")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import http.client
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +152,32 @@ def test_without_uvicorn_says_which_extra(db: Path) -> None:
     )
     assert result.returncode == 2
     assert "pip install 'access-policy[gateway]'" in result.stderr
+
+
+def test_a_refused_reload_is_reported_on_stderr(tmp_path: Path, serve: Any) -> None:
+    db = tmp_path / "tokens.db"
+    SQLiteStore(db).close()
+    gateway = tmp_path / "gw.toml"
+    gateway.write_text('scope = "all"\nip_allowlist = "203.0.113.0/24"\n')
+    port = serve(db, "--policy", str(gateway), "--log-level", "info")
+
+    # A broken version, newer by its clock, then a request after the
+    # reloader's interval has passed: the last good version stays.
+    gateway.write_text('scope = "all"\nip_allowlist = ""\n')
+    later = time.time() + 5
+    os.utime(gateway, (later, later))
+    time.sleep(1.2)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(
+        "GET",
+        "/auth",
+        headers={"X-Original-URI": "/Client", "X-Original-Method": "GET"},
+    )
+    connection.getresponse().read()
+    connection.close()
+    serve.stop_all()
+
+    log = (tmp_path / f"serve-{port}.log").read_text()
+    assert "policy serve: WARNING: policy file" in log
+    assert "was not reloaded; the last good version stays in force" in log
+    assert "empty-allowlist" in log
