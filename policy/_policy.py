@@ -271,6 +271,25 @@ class AccessPolicy:
         _set(twin, "_decide", twin._check if cache_size else _plain_check(twin))
         return twin
 
+    def __copy__(self) -> AccessPolicy:
+        # Immutable: a copy may as well be the policy itself, as for a tuple.
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> AccessPolicy:
+        return self
+
+    def __reduce__(self) -> tuple[Callable[..., AccessPolicy], tuple[object, ...]]:
+        # Pickled as its rules and options, rebuilt (and checked) by the
+        # constructor; the compiled parts and the tables are not carried.
+        return _rebuild, (
+            self._scope,
+            self._allowlist,
+            self._api_base,
+            self._case_sensitive,
+            self._max_path_length,
+            self._cache_size,
+        )
+
     def __repr__(self) -> str:
         allowlist = "any address" if self._allowlist is None else repr(self._allowlist)
         return (
@@ -398,6 +417,25 @@ class AccessPolicy:
             relative = path[base_length:] or "/"
             return path, None, f"path {_show(relative)}{self._no_endpoint}"
         return path, endpoint, self._covers[endpoint]
+
+
+def _rebuild(
+    scope: Scope,
+    allowlist: IPAllowlist | None,
+    api_base: tuple[str, ...],
+    case_sensitive: bool,
+    max_path_length: int,
+    cache_size: int,
+) -> AccessPolicy:
+    """Build a policy from what :meth:`AccessPolicy.__reduce__` keeps."""
+    return AccessPolicy(
+        scope=scope,
+        allowlist=allowlist,
+        api_base=api_base,
+        case_sensitive=case_sensitive,
+        max_path_length=max_path_length,
+        cache_size=cache_size,
+    )
 
 
 def _plain_check(policy: AccessPolicy) -> Callable[[object, object, object], Decision]:

@@ -25,10 +25,10 @@ than one URI (or method) header, even the same value twice, is
 refused, and so is a check with neither a URI header nor the Envoy prefix:
 a request the gateway and the service might read differently is not judged.
 The client address is the socket peer unless it is a trusted proxy (see
-:class:`~policy._forwarded.TrustedProxies`).  Every answer carries
-``X-Policy-Reason``, which a gateway can copy to its own response (nginx:
-``auth_request_set $reason $upstream_http_x_policy_reason``); an allowed
-one also carries ``X-Policy-Token-Id`` for the upstream's log.
+:class:`~policy._forwarded.TrustedProxies`).  Every answer to a check
+carries ``X-Policy-Reason``, which a gateway can copy to its own response
+(nginx: ``auth_request_set $reason $upstream_http_x_policy_reason``); an
+allowed one also carries ``X-Policy-Token-Id`` for the upstream's log.
 
 nginx treats any status but 2xx, 401 and 403 from ``auth_request`` as an
 error (it answers 500).  Pass ``bad_request_status=403`` to refuse

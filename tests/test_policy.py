@@ -435,3 +435,21 @@ def test_the_plain_form_is_rebuilt_for_a_twin_without_tables() -> None:
     decision = twin.check(ip="192.0.2.7", path="/webconsole/api/plan/7")
     assert decision == POLICY.check(ip="192.0.2.7", path="/webconsole/api/plan/7")
     assert decision.allowed
+
+
+def test_a_policy_copies_as_itself_and_pickles_as_its_rules() -> None:
+    import copy
+    import pickle
+
+    cached = POLICY.with_cache(16)
+    assert copy.copy(POLICY) is POLICY
+    assert copy.deepcopy(cached) is cached
+    for policy in (POLICY, cached):
+        again = pickle.loads(pickle.dumps(policy))
+        assert repr(again) == repr(policy)
+        for ip, path in (
+            ("192.0.2.7", "/webconsole/api/plan/7"),
+            ("198.51.100.1", "/webconsole/api/plan/7"),
+            ("192.0.2.7", "/webconsole/api/planet"),
+        ):
+            assert again.check(ip=ip, path=path) == policy.check(ip=ip, path=path)

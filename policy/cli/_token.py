@@ -1,8 +1,8 @@
 """``policy token ...`` and ``policy authorize``: tokens on the SQLite store.
 
-The store is ``$POLICY_TOKENS_DB``, else ``--db``, else
+The store is ``--db``, else ``$POLICY_TOKENS_DB``, else
 ``$XDG_DATA_HOME/policy/tokens.db`` (``~/.local/share/policy/tokens.db``).
-``--db`` wins over the environment.  Output is one JSON object per line.
+Output is one JSON object per line.
 Secrets are printed once, by ``create`` and ``renew``, and written nowhere
 else.  To keep a secret out of process listings, pass it in the environment
 (``POLICY_TOKEN``, ``POLICY_REFRESH_TOKEN``) or give ``-`` and write it on
