@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -438,14 +440,11 @@ def test_the_plain_form_is_rebuilt_for_a_twin_without_tables() -> None:
 
 
 def test_a_policy_copies_as_itself_and_pickles_as_its_rules() -> None:
-    import copy
-    import pickle
-
     cached = POLICY.with_cache(16)
     assert copy.copy(POLICY) is POLICY
     assert copy.deepcopy(cached) is cached
     for policy in (POLICY, cached):
-        again = pickle.loads(pickle.dumps(policy))
+        again = pickle.loads(pickle.dumps(policy))  # noqa: S301 - our own bytes
         assert repr(again) == repr(policy)
         for ip, path in (
             ("192.0.2.7", "/webconsole/api/plan/7"),
