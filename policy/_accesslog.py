@@ -10,13 +10,17 @@ Three line formats are recognised, line by line, so a log that mixes them
 
 A line that fits none of them is a :class:`Malformed` record carrying its line
 number and why, never an exception: one bad line must not stop an audit.
+
+Given an open file rather than a list, lines are read at most
+``max_line_length + 1`` characters at a time, so a line without end (a torn
+log, ``/dev/zero``) costs no more memory than one at the limit.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -65,7 +69,10 @@ def read_requests(
     """Yield each non-blank line of a log as a request or as malformed.
 
     Args:
-        lines: The log's lines, with or without their line endings.
+        lines: The log's lines, with or without their line endings; or an
+            open text file (anything with ``readline``), which is then read
+            in bounded pieces: an overlong line is never held whole, and
+            the rest of it is skipped up to its line ending.
         max_line_length: Longer lines (line ending included) are not read,
             only reported as :class:`Malformed`.
 
@@ -86,7 +93,33 @@ def read_requests(
         raise PolicyTypeError(
             f"max_line_length must be an int of at least 1, got {max_line_length!r}"
         )
+    readline = getattr(lines, "readline", None)
+    if callable(readline):
+        # Iterating a file reads each line whole before the limit could be
+        # applied; reading through readline(size) bounds it first.
+        lines = _bounded_lines(readline, max_line_length)
     return _read(lines, max_line_length)
+
+
+def _bounded_lines(readline: Callable[[int], str], limit: int) -> Iterator[str]:
+    """Each line of a stream, an overlong one cut to ``limit + 1`` characters.
+
+    The cut line is still longer than ``limit``, so :func:`_read` reports it
+    as too long; the rest of it is read and dropped in pieces of the same
+    size, so memory stays flat however long the line, and the next line
+    keeps its number.
+    """
+    while line := readline(limit + 1):
+        yield line
+        if len(line) > limit and not line.endswith("\n"):
+            _skip_rest_of_line(readline, limit + 1)
+
+
+def _skip_rest_of_line(readline: Callable[[int], str], size: int) -> None:
+    """Read and drop up to the next line ending, ``size`` characters a time."""
+    while piece := readline(size):
+        if piece.endswith("\n"):
+            return
 
 
 def _read(

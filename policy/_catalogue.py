@@ -13,6 +13,11 @@ through ``/Client/%s``), ``/plan`` is not (the plan APIs live under
 routing does.  An endpoint is *broad* when it covers at least
 :data:`BROAD_SHARE` of the distinct templates: ``/`` covers all of them and
 ``/V4`` about a fifth.
+
+Suggestions are endpoints a scope can hold: a template is offered cut
+before its first parameter segment (``/Client/%s/Properties`` as
+``/Client``), since the endpoint grammar refuses ``%s``, and an endpoint
+is a literal prefix anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from policy._endpoints import parse_prefixes
+from policy._errors import PolicyError
+
 __all__ = ["BROAD_SHARE", "Catalogue", "Template"]
 
 # An endpoint covering this share of the distinct templates or more allows
@@ -34,6 +42,9 @@ BROAD_SHARE: Final = 0.10
 
 _PARAMETER: Final = "%s"
 _MAX_SUGGESTIONS: Final = 3
+# Parameters as the catalogue writes them ('%s') and as API docs and web
+# frameworks do ('{id}', '<id>', ':id'); a suggestion stops before one.
+_PLACEHOLDER: Final = re.compile(r"%s|\{[^/]*\}|<[^/]*>|^:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,7 @@ class Catalogue:
         templates: The distinct templates.
     """
 
-    __slots__ = ("origin", "templates")
+    __slots__ = ("_prefixes", "origin", "templates")
 
     def __init__(self, lines: Iterable[str], *, origin: str = "") -> None:
         """Read templates, one a line; blank and ``#`` lines are skipped."""
@@ -90,6 +101,13 @@ class Catalogue:
             seen.setdefault(segments, Template(text, path, segments))
         self.origin = origin
         self.templates: tuple[Template, ...] = tuple(seen.values())
+        # Folded to shown: each template's literal prefix, what difflib
+        # compares a path with, so every close match is an endpoint.
+        self._prefixes: dict[str, str] = {}
+        for template in self.templates:
+            prefix = _literal_prefix(template.path)
+            if prefix is not None:
+                self._prefixes.setdefault(prefix.lower(), prefix)
 
     @classmethod
     @functools.cache
@@ -128,29 +146,65 @@ class Catalogue:
 
         Endpoints that hold the same segments deeper down come first, cut
         after those segments (``/plan`` suggests ``/V2/Plan``), then paths
-        that are close as strings.
+        that are close as strings.  Each is cut before its first parameter
+        segment, and is offered only if the endpoint grammar accepts it.
         """
         wanted = _split(path.lower())
-        found: dict[str, str] = {}
-        if wanted:
-            for template in self.templates:
-                cut = _embedded(template, wanted)
-                if cut is not None:
-                    found.setdefault(cut.lower(), cut)
-        ranked = sorted(found.values(), key=lambda text: (len(text), text.lower()))
+        ranked = self._deeper(wanted) if wanted else []
         if len(ranked) < _MAX_SUGGESTIONS:
-            folded = {t.path.lower(): t.path for t in self.templates}
+            shown = {text.lower() for text in ranked}
             close = difflib.get_close_matches(
-                path.lower(), list(folded), n=_MAX_SUGGESTIONS, cutoff=0.6
+                path.lower(), list(self._prefixes), n=_MAX_SUGGESTIONS, cutoff=0.6
             )
-            ranked += [folded[c] for c in close if c not in found]
-        return ranked[:_MAX_SUGGESTIONS]
+            ranked += [self._prefixes[c] for c in close if c not in shown]
+        return [text for text in ranked if _parses(text)][:_MAX_SUGGESTIONS]
+
+    def _deeper(self, wanted: tuple[str, ...]) -> list[str]:
+        """Literal prefixes of templates holding ``wanted`` below their root.
+
+        One that still ends in the wanted segments ranks before one stopped
+        short of them at a parameter, then shorter first; the first spelling
+        of a folded path is kept.
+        """
+        found: dict[str, tuple[tuple[bool, int, str], str]] = {}
+        for template in self.templates:
+            cut = _embedded(template, wanted)
+            prefix = None if cut is None else _literal_prefix(cut)
+            if prefix is None:
+                continue
+            rank = (prefix != cut, len(prefix), prefix.lower())
+            if prefix.lower() not in found or rank < found[prefix.lower()][0]:
+                found[prefix.lower()] = (rank, prefix)
+        return [text for _, text in sorted(found.values())]
 
     def __len__(self) -> int:
         return len(self.templates)
 
     def __repr__(self) -> str:
         return f"<Catalogue {len(self.templates)} templates>"
+
+
+def _literal_prefix(path: str) -> str | None:
+    """``path`` cut before its first parameter segment; None if none is left.
+
+    ``/Client/%s/Properties`` gives ``/Client``; ``/%s/Jobs`` gives None,
+    since ``/`` alone would allow every path.
+    """
+    kept: list[str] = []
+    for segment in _split(path):
+        if _PLACEHOLDER.search(segment):
+            break
+        kept.append(segment)
+    return "/" + "/".join(kept) if kept else None
+
+
+def _parses(endpoint: str) -> bool:
+    """True when the endpoint grammar accepts ``endpoint`` as it is."""
+    try:
+        parse_prefixes([endpoint], source="<catalogue>", first_line=1, noun="endpoint")
+    except PolicyError:
+        return False
+    return True
 
 
 def _embedded(template: Template, wanted: tuple[str, ...]) -> str | None:

@@ -19,10 +19,12 @@ from typing import Any
 
 from policy._address import MAX_ADDRESS, Version
 from policy._allowlist import IPAllowlist
-from policy._files import read_allowlist_file
+from policy._errors import printable
+from policy._files import is_policy_path, read_allowlist_file
 from policy._index import IntervalIndex
 from policy._policy import AccessPolicy
 from policy._policyfile import load_policy
+from policy._redact import redact
 from policy._scope import ALL_RULE, Scope
 
 __all__ = [
@@ -127,6 +129,8 @@ class PolicyDiff:
         endpoints_gained: Endpoints the new policy has and the old lacks.
         endpoints_lost: Endpoints the old policy has and the new lacks.
         settings: One sentence per other change (scope, API bases, case).
+
+    Endpoints and settings have anything shaped like a token secret blanked.
     """
 
     space: tuple[SpaceChange, SpaceChange]
@@ -154,7 +158,7 @@ class PolicyDiff:
         """The difference as text; one line saying so when there is none."""
         if not self.different:
             return ["no difference"]
-        out = [f"~ {setting}" for setting in self.settings]
+        out = [f"~ {_shown(setting)}" for setting in self.settings]
         for change in self.space:
             for sign, cidrs, count in (
                 ("+", change.gained, change.gained_count),
@@ -170,19 +174,28 @@ class PolicyDiff:
                     out += [f"  {sign} {cidr}" for cidr in cidrs]
         if self.endpoints_gained:
             out.append("endpoints gained:")
-            out += [f"  + {e}" for e in self.endpoints_gained]
+            out += [f"  + {_shown(e)}" for e in self.endpoints_gained]
         if self.endpoints_lost:
             out.append("endpoints lost:")
-            out += [f"  - {e}" for e in self.endpoints_lost]
+            out += [f"  - {_shown(e)}" for e in self.endpoints_lost]
         return out
 
 
+def _shown(text: str) -> str:
+    """Text from a policy as printed: no secret, nothing a terminal runs."""
+    return printable(redact(text))
+
+
 def _endpoint_paths(scope: Scope, *, fold: bool) -> dict[str, str]:
-    """Compared key to shown path, for each endpoint of a scope."""
+    """Compared key to shown path, for each endpoint of a scope.
+
+    The shown path has anything shaped like a token secret blanked: a diff
+    is printed, and pasted into reviews.
+    """
     paths = [ALL_RULE] if scope.kind == "all" else [e.path for e in scope.endpoints]
     shown: dict[str, str] = {}
     for path in paths:
-        shown.setdefault(path.lower() if fold else path, path)
+        shown.setdefault(path.lower() if fold else path, redact(path))
     return shown
 
 
@@ -195,7 +208,7 @@ def _settings(old: AccessPolicy, new: AccessPolicy) -> list[str]:
         added = sorted(set(new.api_base) - set(old.api_base))
         removed = sorted(set(old.api_base) - set(new.api_base))
         parts = [f"+{b}" for b in added] + [f"-{b}" for b in removed]
-        out.append(f"api_base: {' '.join(parts) or 'reordered'}")
+        out.append(redact(f"api_base: {' '.join(parts) or 'reordered'}"))
     if old.case_sensitive != new.case_sensitive:
         out.append(f"case_sensitive: {old.case_sensitive} -> {new.case_sensitive}")
     return out
@@ -219,23 +232,23 @@ def _sorted(paths: Iterable[str]) -> tuple[str, ...]:
 
 
 def _read_allowlist(path: Path) -> IPAllowlist | None:
-    if path.suffix == ".toml":
+    if is_policy_path(path):
         return load_policy(path).allowlist
     return read_allowlist_file(path)
 
 
 def diff_files(old: str | Path, new: str | Path) -> PolicyDiff:
-    """Compare two policy files (``.toml``), or two bare allowlist files.
+    """Compare two policy files (``.toml``, any case), or two bare allowlists.
 
     When only one side is a policy file, its allowlist is compared with the
     other side's.
 
     Raises:
-        PolicyError: A file does not load (its diagnostics say where).
-        OSError: A bare allowlist file cannot be read.
+        PolicyError: A file cannot be read or does not load (its
+            diagnostics say where).
     """
     old_path, new_path = Path(old), Path(new)
-    if old_path.suffix == new_path.suffix == ".toml":
+    if is_policy_path(old_path) and is_policy_path(new_path):
         return diff_policies(load_policy(old_path), load_policy(new_path))
     space = diff_allowlists(_read_allowlist(old_path), _read_allowlist(new_path))
     return PolicyDiff(space=space)

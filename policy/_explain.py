@@ -6,6 +6,10 @@ answer: the path as received, as canonicalised and as matched (relative to
 the API base); the allowlist entry that admitted the client, or the nearest
 entries below and above it by numeric distance; the endpoint that allowed
 the path, or the endpoints closest to it.  It is pure: no I/O, no clock.
+
+Paths, entries and endpoints are kept with anything shaped like a token
+secret blanked (a secret pasted into a request path is the usual way one
+leaks), and printed with controls and bidi formatting as escapes.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ from policy._address import parse_client_address
 from policy._allowlist import Entry, IPAllowlist
 from policy._api_base import ApiBase
 from policy._decision import Decision
+from policy._errors import printable
+from policy._files import read_source
 from policy._paths import PathError, canonical_path
 from policy._policy import AccessPolicy
-from policy._policyfile import load_policy, locate_items, read_document
+from policy._policyfile import (
+    MAX_POLICY_BYTES,
+    loads_policy,
+    locate_items,
+    read_document,
+)
 from policy._redact import redact
 
 __all__ = ["EndpointRef", "EntryRef", "Explanation", "explain", "explain_file"]
@@ -70,7 +81,8 @@ class Explanation:
 
     Attributes:
         decision: The decision, exactly as :meth:`AccessPolicy.check` gave.
-        raw_path: The request target as given.
+        raw_path: The request target as given, secrets blanked (as are the
+            other paths and the texts of entries and endpoints).
         canonical_path: Its canonical form; None when it was refused.
         relative_path: The canonical path relative to the API base it lies
             under (the path the scope is matched against); None when it is
@@ -95,19 +107,22 @@ class Explanation:
     nearest_endpoints: tuple[EndpointRef, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready mapping."""
+        """Return a JSON-ready mapping, every string with secrets blanked."""
         record = asdict(self)
-        record["decision"] = self.decision.to_dict()
+        # The decision is blanked where it is made; blanking it again here
+        # keeps this output safe whatever a decision carries.
+        record["decision"] = _redacted(self.decision.to_dict())
         return record
 
     def lines(self) -> list[str]:
         """The explanation as text, one fact a line."""
         decision = self.decision
         verdict = "allowed" if decision.allowed else "denied"
-        out = [f"{verdict} ({decision.reason.value}): {decision.detail}"]
-        out.append(f"  path as sent:     {self.raw_path!r}")
+        detail = _text(decision.detail)
+        out = [f"{verdict} ({decision.reason.value}): {detail}"]
+        out.append(f"  path as sent:     {_quoted(self.raw_path)}")
         out.append(f"  canonical path:   {_shown(self.canonical_path)}")
-        base = f" (under {self.api_base})" if self.api_base else ""
+        base = f" (under {_text(self.api_base)})" if self.api_base else ""
         out.append(f"  matched path:     {_shown(self.relative_path)}{base}")
         out += self._address_lines()
         out += self._endpoint_lines()
@@ -118,12 +133,12 @@ class Explanation:
             return ["  client address:   any address (no allowlist)"]
         if self.admitted_by is not None:
             entry = self.admitted_by
-            return [f"  admitted by:      {entry.text!r} at line {entry.line}"]
+            return [f"  admitted by:      {_quoted(entry.text)} at line {entry.line}"]
         if self.decision.ip is None:
             return []
         out = ["  admitted by:      no entry; nearest:"]
         out += [
-            f"    {e.side:<6} {e.text!r} at line {e.line}, {e.distance:,}"
+            f"    {e.side:<6} {_quoted(e.text)} at line {e.line}, {e.distance:,}"
             f" address{'' if e.distance == 1 else 'es'} away"
             for e in self.nearest_entries
         ]
@@ -132,18 +147,43 @@ class Explanation:
     def _endpoint_lines(self) -> list[str]:
         if self.endpoint is not None:
             found = self.endpoint
-            return [f"  allowed by:       {found.text!r} at line {found.line}"]
+            return [f"  allowed by:       {_quoted(found.text)} at line {found.line}"]
         if self.relative_path is None:
             return []
         if not self.nearest_endpoints:
             return ["  allowed by:       no endpoint"]
         out = ["  allowed by:       no endpoint; nearest:"]
-        out += [f"    {e.text!r} at line {e.line}" for e in self.nearest_endpoints]
+        out += [
+            f"    {_quoted(e.text)} at line {e.line}" for e in self.nearest_endpoints
+        ]
         return out
 
 
+def _text(text: str) -> str:
+    """Untrusted text as printed: no secret, nothing a terminal acts on."""
+    return printable(redact(text))
+
+
+def _quoted(text: str) -> str:
+    # repr() writes every character str.isprintable() refuses as an escape,
+    # which covers what printable() escapes (controls, bidi formatting), and
+    # keeps the quoting unambiguous.
+    return repr(redact(text))
+
+
 def _shown(path: str | None) -> str:
-    return "(refused)" if path is None else repr(path)
+    return "(refused)" if path is None else _quoted(path)
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every string in it, however nested, blanked."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def explain(
@@ -176,16 +216,20 @@ def explain(
     endpoint, close = _endpoints(policy, relative, endpoint_lines)
     return Explanation(
         decision=decision,
-        raw_path=path,
-        canonical_path=canonical,
-        relative_path=relative,
-        api_base=base,
+        raw_path=redact(path if isinstance(path, str) else repr(path)),
+        canonical_path=_blanked(canonical),
+        relative_path=_blanked(relative),
+        api_base=_blanked(base),
         has_allowlist=policy.allowlist is not None,
         admitted_by=admitted,
         nearest_entries=nearest,
         endpoint=endpoint,
         nearest_endpoints=close,
     )
+
+
+def _blanked(text: str | None) -> str | None:
+    return None if text is None else redact(text)
 
 
 def _canonical(path: object) -> str | None:
@@ -220,7 +264,7 @@ def _place(line: int, column: int, lines: LineMap | None) -> tuple[int, int]:
 
 def _ref(entry: Entry, side: Side, distance: int, lines: LineMap | None) -> EntryRef:
     line, column = _place(entry.line, entry.column, lines)
-    return EntryRef(entry.text, line, column, side, distance)
+    return EntryRef(redact(entry.text), line, column, side, distance)
 
 
 def _entries(
@@ -264,7 +308,8 @@ def _endpoints(
     refs: dict[str, EndpointRef] = {}
     for endpoint in scope.endpoints:
         line, column = _place(endpoint.line, endpoint.column, lines)
-        refs.setdefault(endpoint.text, EndpointRef(endpoint.text, line, column))
+        shown = EndpointRef(redact(endpoint.text), line, column)
+        refs.setdefault(endpoint.text, shown)
     if matched is not None:
         return refs[matched], ()
 
@@ -291,10 +336,12 @@ def explain_file(
     Raises:
         PolicyFileError: The file cannot be read or does not load.
     """
-    policy = load_policy(policy_path)
-    document, lines = read_document(
-        Path(policy_path).read_bytes(), source=redact(str(policy_path))
-    )
+    # Read once: the policy and the lines that locate its rules must come
+    # from the same bytes, and a second read could block or fail raw.
+    source = redact(str(policy_path))
+    text = read_source(policy_path, max_bytes=MAX_POLICY_BYTES)
+    policy = loads_policy(text, source=source)
+    document, lines = read_document(text, source=source)
     maps: dict[str, LineMap | None] = {}
     for key in ("ip_allowlist", "endpoints"):
         value = document.get(key)

@@ -8,19 +8,47 @@ use the same way whatever the subcommand.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from policy._allowlist import IPAllowlist
 from policy._errors import Diagnostic, PolicyFileError
 from policy._redact import redact
 
-__all__ = ["MAX_FILE_BYTES", "decode_source", "read_allowlist_file", "read_source"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "decode_source",
+    "is_policy_path",
+    "read_allowlist_file",
+    "read_source",
+]
 
 # A policy or allowlist holds at most a large provider list (Azure's is
 # about 4 MB as JSON and far less as one prefix a line); anything beyond
 # this is refused before it is decoded.
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+
+# Opening a FIFO for reading waits for a writer; without blocking it returns
+# at once, so a path swapped for one after the check cannot hang the read.
+_NO_WAIT: Final = getattr(os, "O_NONBLOCK", 0)
+
+_KINDS: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def is_policy_path(path: str | Path) -> bool:
+    """True when ``path`` names a policy file: a ``.toml`` suffix, any case.
+
+    Every subcommand decides policy file or bare allowlist with this, so
+    ``PLAN.TOML`` is a policy to all of them.
+    """
+    return Path(path).suffix.lower() == ".toml"
 
 
 def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -29,11 +57,13 @@ def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     Raises:
         PolicyFileError: the file cannot be read (code ``unreadable``), is
             larger than ``max_bytes`` (``too-large``) or is not UTF-8
-            (``encoding``, at the line and column of the first bad byte).
+            (``encoding``, at the line and column of the first bad byte), or
+            is no regular file (``not-a-file``: a FIFO, device, socket or
+            directory, which could block or never end).
     """
     source = redact(str(path))
     try:
-        with open(path, "rb") as stream:
+        with _open_regular(path, source) as stream:
             size = os.fstat(stream.fileno()).st_size
             data = stream.read(max_bytes + 1)
     except OSError as error:
@@ -46,6 +76,34 @@ def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
         raise _error(source, 1, 1, message, "too-large")
 
     return decode_source(data, source=source)
+
+
+def _open_regular(path: str | Path, source: str) -> BinaryIO:
+    """Open a regular file for reading; refuse anything else unopened.
+
+    Raises:
+        PolicyFileError: ``path`` is no regular file (``not-a-file``).
+        OSError: it cannot be opened.
+    """
+    # A FIFO or a device blocks in open() or read(), or never ends: refuse
+    # it before opening, then again on what was opened, in case the path was
+    # swapped in between.
+    _require_regular(os.stat(path).st_mode, source)
+    descriptor = os.open(path, os.O_RDONLY | _NO_WAIT)
+    try:
+        _require_regular(os.fstat(descriptor).st_mode, source)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _require_regular(mode: int, source: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "no regular file")
+    message = f"cannot read {source}: the path must name a regular file, got {kind}"
+    raise _error(source, 1, 1, message, "not-a-file")
 
 
 def decode_source(data: bytes, *, source: str) -> str:

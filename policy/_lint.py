@@ -32,8 +32,12 @@ Allowlist codes: every parse error of the grammar (``host-bits-set``,
 Scope codes: the endpoint grammar's errors (``no-leading-slash``, ...), and
 ``duplicate-endpoint``, ``shadowed-endpoint`` (below a shorter endpoint),
 ``unknown-endpoint`` (a prefix of no catalogue template; close ones are
-suggested) and ``broad-endpoint`` (covers at least a tenth of the
-catalogue).  Findings come sorted by line, column and code.
+suggested, each one an endpoint that parses), ``broad-endpoint`` (covers at
+least a tenth of the catalogue) and ``placeholder-segment`` (a route
+parameter such as ``/Job/:id``, which matches only a segment spelled
+``:id``: endpoints are literal prefixes).  Findings come sorted by line,
+column and code, with anything shaped like a token secret blanked in their
+messages and texts.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ from pathlib import Path
 from typing import TypeGuard
 
 from policy._catalogue import Catalogue
-from policy._errors import Diagnostic, PolicyError, PolicyFileError
-from policy._files import decode_source
+from policy._errors import Diagnostic, PolicyError
+from policy._files import read_source
 from policy._lint_allowlist import lint_allowlist_items
 from policy._lint_findings import Findings, check_options, ordered, text_items
 from policy._lint_scope import CatalogueChoice, lint_scope_items
@@ -214,24 +218,6 @@ def _is_text_ortext_items(value: object) -> TypeGuard[str | list[str]]:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _read_text(path: Path) -> str | Diagnostic:
-    """The file's text, or the diagnostic saying why there is none.
-
-    Unlike :func:`policy._files.read_source`, an unreadable file raises
-    OSError: it is not a finding about the file's content.
-    """
-    source = redact(str(path))
-    with open(path, "rb") as stream:
-        data = stream.read(MAX_POLICY_BYTES + 1)
-    if len(data) > MAX_POLICY_BYTES:
-        message = f"file is larger than {MAX_POLICY_BYTES} bytes"
-        return Diagnostic(source, 1, 1, "", message, "too-large")
-    try:
-        return decode_source(data, source=source)
-    except PolicyFileError as error:
-        return error.diagnostics[0]
-
-
 def lint_policy_file(
     path: str | Path,
     *,
@@ -241,13 +227,15 @@ def lint_policy_file(
 ) -> list[Diagnostic]:
     """Report every problem of a policy file; see :func:`lint_policy`.
 
+    A file that cannot be used at all is no finding about its content: it
+    raises, as loading does, so the caller can tell the two apart.
+
     Raises:
-        OSError: The file cannot be read.
+        PolicyFileError: The file cannot be read, is no regular file, is too
+            large or is not UTF-8 (as :func:`policy._files.read_source`).
         PolicyTypeError: As :func:`lint_policy`.
     """
-    text = _read_text(Path(path))
-    if isinstance(text, Diagnostic):
-        return [text]
+    text = read_source(path, max_bytes=MAX_POLICY_BYTES)
     return lint_policy(
         text,
         source=redact(str(path)),
@@ -263,12 +251,10 @@ def lint_allowlist_file(
     """Report every problem of a bare allowlist file; see :func:`lint_allowlist`.
 
     Raises:
-        OSError: The file cannot be read.
+        PolicyFileError: As :func:`lint_policy_file`.
         PolicyTypeError: As :func:`lint_allowlist`.
     """
-    text = _read_text(Path(path))
-    if isinstance(text, Diagnostic):
-        return [text]
+    text = read_source(path)
     return lint_allowlist(
         text, source=redact(str(path)), my_ip=my_ip, internet=internet
     )

@@ -8,7 +8,8 @@ from typing import Literal
 
 from policy._allowlist import Entry
 from policy._endpoints import Endpoint
-from policy._errors import Diagnostic, PolicyTypeError, echo
+from policy._errors import Diagnostic, PolicyTypeError, echo, printable
+from policy._redact import redact
 
 __all__ = ["Findings", "Locator", "check_options", "ordered", "text_items"]
 
@@ -70,9 +71,23 @@ def text_items(value: str | Iterable[str], what: str) -> list[str]:
 
 
 def ordered(found: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """Findings by line, column and code, each reported once."""
-    unique = {(d.line, d.column, d.code, d.message): d for d in found}
+    """Findings by line, column and code, each reported once, secrets blanked."""
+    unique = {(d.line, d.column, d.code, d.message): d for d in map(_blanked, found)}
     return sorted(unique.values(), key=lambda d: (d.line, d.column, d.code, d.message))
+
+
+def _blanked(finding: Diagnostic) -> Diagnostic:
+    """The finding with secrets blanked in what is shown of it.
+
+    Messages quote entries and endpoints as typed, and lint's output is
+    printed and kept by CI; ``line_text`` stays as read, since the caret is
+    placed by its columns and :meth:`Diagnostic.format` blanks it as shown.
+    """
+    return dataclasses.replace(
+        finding,
+        message=printable(redact(finding.message)),
+        text=printable(redact(finding.text)),
+    )
 
 
 def check_options(my_ip: object, internet: object) -> None:

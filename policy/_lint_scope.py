@@ -6,8 +6,9 @@ See :mod:`policy._lint` for the codes.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Final, Literal
 
 from policy._catalogue import BROAD_SHARE, Catalogue
 from policy._endpoints import Endpoint, parse_prefixes
@@ -18,6 +19,12 @@ __all__ = ["CatalogueChoice", "lint_scope_items"]
 
 # "commvault": the shipped catalogue; None: no catalogue checks.
 CatalogueChoice = Catalogue | Literal["commvault"] | None
+
+# A route parameter as web frameworks and API docs write it (Express,
+# Rails, OpenAPI tooling): ':id' stands for any id there, but an endpoint
+# is a literal prefix and matches only a segment spelled ':id'.  The other
+# spellings ('{id}', '%s', '<id>') are refused by the endpoint grammar.
+_PLACEHOLDER: Final = re.compile(r":[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _read_endpoints(
@@ -91,6 +98,32 @@ def _check_endpoints(
             _check_known(endpoint, findings, catalogue)
 
 
+def _check_placeholders(endpoints: Sequence[Endpoint], findings: Findings) -> None:
+    """Endpoints holding a route parameter, which matches only itself."""
+    for endpoint in endpoints:
+        segments = endpoint.path.split("/")
+        at = next(
+            (i for i, s in enumerate(segments) if _PLACEHOLDER.fullmatch(s)), None
+        )
+        if at is None:
+            continue
+        before = "/".join(segments[:at])
+        # Cutting before a first segment would leave '/', which allows all.
+        fix = (
+            f"write {before!r} to allow every path below it"
+            if before
+            else "list the literal paths it stands for"
+        )
+        _at(
+            findings,
+            endpoint,
+            "placeholder-segment",
+            f"an endpoint is a literal path prefix, so a placeholder segment"
+            f" matches only itself, got {segments[at]!r} in {endpoint.text!r};"
+            f" {fix}",
+        )
+
+
 def _shorter(path: str, endpoints: dict[str, Endpoint]) -> Endpoint | None:
     """The shortest endpoint above ``path`` on segment boundaries, if any."""
     if "/" in endpoints and path != "/":
@@ -144,6 +177,7 @@ def lint_scope_items(
             f" {type(catalogue).__name__}"
         )
     endpoints = _read_endpoints(items, locate, findings, from_list=from_list)
+    _check_placeholders(endpoints, findings)
     _check_endpoints(
         endpoints, findings, case_sensitive=case_sensitive, catalogue=chosen
     )

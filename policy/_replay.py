@@ -18,6 +18,7 @@ from typing import Final
 from policy._accesslog import LogRequest, Malformed
 from policy._decision import Decision, Reason
 from policy._policy import AccessPolicy
+from policy._redact import redact
 
 __all__ = [
     "FlipSummary",
@@ -100,8 +101,10 @@ class ReplaySummary:
             self.allowed += 1
             return
         self.denied_by_reason[decision.reason.value] += 1
-        self.denied_paths.add(decision.path or request.path)
-        self.denied_clients.add(request.ip)
+        # The raw path and address are as a client sent them, secrets and
+        # all; blanked here, every output of the tables agrees.
+        self.denied_paths.add(redact(decision.path or request.path))
+        self.denied_clients.add(redact(request.ip))
 
     def record_malformed(self, line: Malformed) -> None:
         """Count one line that is not a request, keeping the first few."""
@@ -195,8 +198,9 @@ class FlipSummary:
             self.to_denied += 1
         else:
             self.to_allowed += 1
-        self.paths.add(new.path or old.path or request.path)
-        self.clients.add(request.ip)
+        # Blanked as in ReplaySummary.record: the raw values may hold secrets.
+        self.paths.add(redact(new.path or old.path or request.path))
+        self.clients.add(redact(request.ip))
 
     def pairs_in_order(self) -> list[tuple[tuple[str, str], int]]:
         """Reason pairs, most frequent first, ties by the pair."""

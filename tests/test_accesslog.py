@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,90 @@ def test_line_limit_must_be_a_positive_int(value: object) -> None:
     assert str(caught.value) == (
         f"max_line_length must be an int of at least 1, got {value!r}"
     )
+
+
+# --- an open file is read in bounded pieces
+
+
+class _EndlessLine:
+    """A stream whose first line is ``length`` NULs, served in pieces.
+
+    Only ``readline`` is offered, as on a stream that cannot be iterated, and
+    every size asked for is recorded.
+    """
+
+    def __init__(self, length: int, rest: str) -> None:
+        self.left = length
+        self.rest = rest
+        self.sizes: list[int] = []
+
+    def readline(self, size: int = -1) -> str:
+        self.sizes.append(size)
+        if self.left == 0:
+            # The long line is spent: the rest, one line at a time.
+            end = self.rest.find("\n") + 1 or len(self.rest)
+            line, self.rest = self.rest[:end], self.rest[end:]
+            return line
+        piece = self.left if size < 0 else min(self.left, size)
+        self.left -= piece
+        return "\0" * piece
+
+
+def test_a_stream_is_read_no_more_than_a_line_past_the_limit() -> None:
+    stream = _EndlessLine(
+        5_000_000, '\n{"ip": "192.0.2.1", "method": "GET", "path": "/a"}'
+    )
+
+    records = list(read_requests(stream, max_line_length=100))
+
+    assert records == [
+        Malformed(1, "line longer than 100 characters"),
+        LogRequest(2, "192.0.2.1", "GET", "/a"),
+    ]
+    assert set(stream.sizes) == {101}
+
+
+def test_an_overlong_line_in_a_file_is_never_held_whole() -> None:
+    text = "x" * 4_000_000 + "\n" + COMBINED + "\n"
+    stream = io.StringIO(text)
+    tracemalloc.start()
+    try:
+        records = list(read_requests(stream))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert records == [
+        Malformed(1, "line longer than 65536 characters"),
+        LogRequest(2, "83.149.9.216", "GET", "/presentations/x.png"),
+    ]
+    # A few line-sized pieces at a time, not the 4 MB line.
+    assert peak < 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Exactly one past the limit, line ending included: no rest to skip.
+        ("a" * 9 + "\n" + "b" * 8 + "\n", ["too long", 2]),
+        # Overlong with no line ending at all: the stream just ends.
+        ("a" * 25, ["too long"]),
+        # Overlong over several pieces, ending exactly at a piece boundary.
+        ("a" * 29 + "\n" + "b" * 8 + "\n", ["too long", 2]),
+        # Windows line endings read as the text stream translates them.
+        ("b" * 7 + "\r\n" + "a" * 12 + "\r\n" + "b\r\n", [1, "too long", 3]),
+    ],
+)
+def test_stream_line_numbers_survive_an_overlong_line(
+    text: str, expected: list[object]
+) -> None:
+    # Every line of b's reads as one malformed request of that line number.
+    stream = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8")
+    records = list(read_requests(stream, max_line_length=9))
+    shown = [
+        "too long"
+        if r == Malformed(r.line, "line longer than 9 characters")
+        else r.line
+        for r in records
+    ]
+    assert shown == expected

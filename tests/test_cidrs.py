@@ -59,3 +59,14 @@ def test_cidr_list_round_trips(text: str) -> None:
     again = IPAllowlist.parse("\n".join(cidrs))
     assert again.index == allowlist.index
     assert again.to_cidrs() == cidrs
+
+
+def test_an_upper_case_toml_suffix_is_a_policy_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "PLAN.TOML"
+    policy.write_text(
+        'scope = "all"\nip_allowlist = "10.0.0.0 - 10.0.0.3"\n', encoding="utf-8"
+    )
+    assert main(["cidrs", str(policy)]) == 0
+    assert capsys.readouterr().out == "10.0.0.0/30\n"

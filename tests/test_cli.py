@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -236,3 +239,59 @@ def test_a_secret_in_a_file_path_is_not_echoed(
     assert status == 2
     assert "Q" * 8 not in captured.out + captured.err
     assert "cvpat_***" in captured.err
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail a test that blocks, instead of hanging the suite."""
+    if not hasattr(signal, "SIGALRM"):
+        pytest.skip("needs SIGALRM")
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError("blocked reading a file")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["lint", "{path}"],
+        ["cidrs", "{path}"],
+        ["diff", "{path}", "{plan}"],
+        ["explain", "--policy", "{path}", "--ip", "192.0.2.1", "--path", "/x"],
+        ["check", "--policy", "{path}", "--ip", "192.0.2.1", "--path", "/x"],
+    ],
+)
+@pytest.mark.parametrize("name", ["allow.txt", "p.toml"])
+@pytest.mark.usefixtures("deadline")
+def test_a_named_pipe_is_refused_unopened(
+    argv: list[str], name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Opening a FIFO for reading waits for a writer that never comes.
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs named pipes")
+    pipe = tmp_path / name
+    os.mkfifo(pipe)
+
+    status = main([word.format(path=pipe, plan=PLAN) for word in argv])
+
+    assert status == 2
+    assert (
+        f"{pipe}:1:1: error not-a-file cannot read {pipe}: the path must name a"
+        " regular file, got a named pipe"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["lint", "cidrs"])
+def test_a_directory_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "p.toml"
+    folder.mkdir()
+    assert main([command, str(folder)]) == 2
+    assert "must name a regular file, got a directory" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from policy import AccessPolicy, IPAllowlist, Scope
 from policy._diff import diff_allowlists, diff_policies, subtract
+from policy._endpoints import Endpoint
 from policy.cli import main
 
 ranges = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200))).map(
@@ -110,3 +111,38 @@ def test_cli_exit_statuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     bad = tmp_path / "bad.txt"
     bad.write_text("010.0.0.1\n", encoding="utf-8")
     assert main(["diff", str(a), str(bad)]) == 2
+
+
+def test_upper_case_toml_files_are_compared_as_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = tmp_path / "OLD.TOML"
+    new = tmp_path / "New.Toml"
+    old.write_text('scope = "custom"\nendpoints = ["/plan"]\n', encoding="utf-8")
+    new.write_text('scope = "custom"\nendpoints = ["/V4/Plan"]\n', encoding="utf-8")
+    assert main(["diff", str(old), str(new)]) == 1
+    assert capsys.readouterr().out == (
+        "endpoints gained:\n  + /V4/Plan\nendpoints lost:\n  - /plan\n"
+    )
+
+
+def _custom(*typed: str) -> AccessPolicy:
+    # Built around the grammar, which now refuses a secret in an endpoint:
+    # the diff must blank one whatever let it in.
+    endpoints = tuple(Endpoint(text=t, path=t, line=1, column=1) for t in typed)
+    scope = Scope(name="Custom", kind="custom", id="custom", endpoints=endpoints)
+    return AccessPolicy(scope=scope)
+
+
+def test_a_secret_in_an_endpoint_is_blanked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "cvpat_" + "Q" * 43
+    found = diff_policies(_custom("/plan"), _custom("/plan", f"/x/{secret}\x1b"))
+    assert found.endpoints_gained == ("/x/cvpat_***\x1b",)
+    assert found.lines() == ["endpoints gained:", "  + /x/cvpat_***\\x1b"]
+    monkeypatch.setattr("policy.cli._diff.diff_files", lambda old, new: found)
+    assert main(["diff", "--format", "json", "a.toml", "b.toml"]) == 1
+    out = capsys.readouterr().out
+    assert "Q" * 8 not in out
+    assert "cvpat_***" in out

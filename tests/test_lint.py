@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from policy._errors import PolicyTypeError
+from policy._catalogue import Catalogue
+from policy._endpoints import parse_prefixes
+from policy._errors import Diagnostic, PolicyTypeError, ScopeError
 from policy._lint import lint_allowlist, lint_policy, lint_scope
+from policy._lint_findings import Findings, ordered
 from policy.cli import main
 
 
@@ -230,3 +233,129 @@ def test_lint_is_deterministic_on_the_shipped_policy() -> None:
     first = lint_policy(text, source="aws")
     assert first == lint_policy(text, source="aws")
     assert all(d.level == "warning" for d in first)
+
+
+def _parses(endpoint: str) -> bool:
+    try:
+        parse_prefixes([endpoint], source="<t>", first_line=1, noun="endpoint")
+    except ScopeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "suggested"),
+    [
+        # The templates here are '/V4/RequestManager/Request/%s/Projects'
+        # and '/Job/%s': the grammar refuses '%s', so each is cut before it.
+        ("/Projects", ["/V4/RequestManager/Request"]),
+        ("/V4/RequestManager/Request/Projects", ["/V4/RequestManager/Request"]),
+        ("/Job/:id", ["/Job", "/Jobs", "/Jobs/active"]),
+    ],
+)
+def test_suggestions_are_endpoints_that_parse(
+    endpoint: str, suggested: list[str]
+) -> None:
+    assert Catalogue.commvault().suggest(endpoint) == suggested
+
+
+def test_no_suggestion_holds_a_placeholder() -> None:
+    catalogue = Catalogue.commvault()
+    asked = {f"/{s}" for t in catalogue.templates for s in t.segments if s != "%s"}
+    offered = {text for word in sorted(asked) for text in catalogue.suggest(word)}
+    assert offered
+    assert not [text for text in offered if not _parses(text)]
+
+
+def test_a_template_with_braces_or_a_leading_parameter_is_cut_or_dropped() -> None:
+    catalogue = Catalogue(["/Job/{jobId}/Details", "/%s/Tasks", "/Alert/:id"])
+    assert catalogue.suggest("/Details") == ["/Job"]
+    assert catalogue.suggest("/Tasks") == []
+    assert catalogue.suggest("/Alerts") == ["/Alert"]
+
+
+def test_a_placeholder_segment_is_a_warning() -> None:
+    found = lint_scope("/Job/:id\n/:tenant/Jobs\n/a:b\n", catalogue=None)
+    assert [(d.line, d.level, d.code) for d in found] == [
+        (1, "warning", "placeholder-segment"),
+        (2, "warning", "placeholder-segment"),
+    ]
+    assert found[0].message == (
+        "an endpoint is a literal path prefix, so a placeholder segment matches"
+        " only itself, got ':id' in '/Job/:id'; write '/Job' to allow every path"
+        " below it"
+    )
+    assert found[1].message.endswith("; list the literal paths it stands for")
+
+
+def test_an_upper_case_toml_suffix_is_a_policy_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "PLAN.TOML"
+    policy.write_text('scope = "all"\nip_allowlist = "10.0.0.0/24"\n', "utf-8")
+    assert main(["lint", str(policy)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("name", ["allow.txt", "p.toml"])
+def test_a_file_that_is_not_utf8_exits_2(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(b"# \xff\n")
+    assert main(["lint", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{bad}:1:3: error encoding file must be UTF-8, got byte 0xff" in (
+        captured.err
+    )
+
+
+def test_an_oversized_file_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("policy._lint.MAX_POLICY_BYTES", 16)
+    big = tmp_path / "p.toml"
+    big.write_text('scope = "all"\n# padding\n', encoding="utf-8")
+    assert main(["lint", str(big)]) == 2
+    assert "too-large file must be at most 16 bytes, got 24" in capsys.readouterr().err
+
+
+def test_findings_have_secrets_blanked() -> None:
+    secret = "cvpat_" + "Q" * 43
+    findings = Findings("s")
+    findings.add(1, 1, f"/x/{secret}", "some-code", f"endpoint '/x/{secret}' bad")
+
+    (found,) = ordered(findings.found)
+
+    assert (found.message, found.text) == (
+        "endpoint '/x/cvpat_***' bad",
+        "/x/cvpat_***",
+    )
+
+
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_cli_blanks_secrets_in_every_field(
+    form: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Whatever a finding carries, the printing path blanks it again.
+    secret = "cvpat_" + "Q" * 43
+    leaky = Diagnostic(
+        source="p.toml",
+        line=1,
+        column=1,
+        text=secret,
+        message=f"endpoint '/x/{secret}' is odd",
+        code="some-code",
+        level="warning",
+    )
+    monkeypatch.setattr("policy.cli._lint.lint_policy_file", lambda *a, **k: [leaky])
+    policy = tmp_path / "p.toml"
+    policy.write_text('scope = "all"\n', encoding="utf-8")
+    assert main(["lint", "--format", form, str(policy)]) == 0
+    out = capsys.readouterr().out
+    assert "Q" * 8 not in out
+    assert "cvpat_***" in out

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from policy._errors import PolicyError
-from policy._files import read_allowlist_file
+from policy._files import is_policy_path, read_allowlist_file
 from policy._policyfile import load_policy
 from policy._redact import redact
 from policy.cli._common import EXIT_UNUSABLE, EXIT_YES, Subparsers
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the CIDRs."""
     path: Path = args.file
     try:
-        if path.suffix == ".toml":
+        if is_policy_path(path):
             allowlist = load_policy(path).allowlist
         else:
             allowlist = read_allowlist_file(path)

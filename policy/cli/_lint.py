@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
-from policy._errors import Diagnostic, PolicyTypeError
+from policy._errors import Diagnostic, PolicyError, PolicyTypeError
+from policy._files import is_policy_path
 from policy._lint import lint_allowlist_file, lint_policy_file
 from policy._redact import redact
-from policy.cli._common import EXIT_NO, EXIT_YES, Subparsers, fail
+from policy.cli._common import EXIT_NO, EXIT_UNUSABLE, EXIT_YES, Subparsers, fail
 
 __all__ = ["register", "run"]
 
@@ -20,10 +22,11 @@ def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "lint",
         help="report every error and warning of a policy or allowlist",
-        description="Check a policy file (.toml) or a bare allowlist file "
-        "(any other name). Prints file:line:col: level code message for each "
-        "finding; exit 1 when there is an error, 0 otherwise, 2 when the file "
-        "cannot be read.",
+        description="Check a policy file (.toml, in any case) or a bare "
+        "allowlist file (any other name). Prints file:line:col: level code "
+        "message for each finding; exit 1 when there is an error, 0 otherwise, "
+        "2 when the file cannot be read (missing, not a regular file, too "
+        "large, not UTF-8).",
     )
     parser.add_argument("file", type=Path, metavar="FILE")
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -50,14 +53,17 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print each finding; exit 1 on any error."""
-    path: Path = args.file
+    """Print each finding; exit 1 on any error, 2 when the file is unusable."""
     try:
         findings = _findings(args)
-    except OSError as error:
-        return fail(f"cannot read {redact(str(path))}: {error.strerror}")
     except PolicyTypeError as error:
         return fail(str(error))
+    except PolicyError as error:
+        # The file cannot be read, is no regular file, too large or not
+        # UTF-8: nothing was linted, which is not the same as an error found.
+        for diagnostic in error.diagnostics:
+            print(diagnostic.format(), file=sys.stderr)
+        return EXIT_UNUSABLE
     if args.strict:
         findings = [dataclasses.replace(f, level="error") for f in findings]
 
@@ -65,13 +71,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([_as_json(f) for f in findings], indent=2))
     else:
         for finding in findings:
-            print(finding.format(caret=False))
+            # Lint blanks secrets already; the printing path does it again,
+            # since a finding may come from any reader of the file.
+            print(redact(finding.format(caret=False)))
     return EXIT_NO if any(f.level == "error" for f in findings) else EXIT_YES
 
 
 def _findings(args: argparse.Namespace) -> list[Diagnostic]:
     path: Path = args.file
-    if path.suffix == ".toml":
+    if is_policy_path(path):
         return lint_policy_file(
             path,
             my_ip=args.my_ip,
@@ -83,11 +91,11 @@ def _findings(args: argparse.Namespace) -> list[Diagnostic]:
 
 def _as_json(finding: Diagnostic) -> dict[str, object]:
     return {
-        "source": finding.source,
+        "source": redact(finding.source),
         "line": finding.line,
         "column": finding.column,
         "level": finding.level,
         "code": finding.code,
-        "message": finding.message,
-        "text": finding.text,
+        "message": redact(finding.message),
+        "text": redact(finding.text),
     }

@@ -11,8 +11,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Final
 
-from policy._accesslog import LogRequest, read_requests
+from policy._accesslog import LogRequest, Malformed, read_requests
 from policy._decision import Decision
+from policy._errors import echo, printable
 from policy._policy import ADAPTER_CACHE_SIZE
 from policy._redact import redact
 from policy._replay import (
@@ -36,6 +37,9 @@ __all__ = ["register"]
 # Redraw the progress bar every this many lines: often enough to look alive,
 # rarely enough to cost nothing measurable.
 _PROGRESS_EVERY: Final = 50_000
+# A path or client in a top table is shown this far, then the elision noted:
+# a table row stays one line even for a path at the log's line limit.
+_SHOWN: Final = 100
 
 
 def register(subparsers: Subparsers) -> None:
@@ -100,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         if candidate is None:
             return EXIT_UNUSABLE
         candidate = candidate.with_cache(ADAPTER_CACHE_SIZE)
+    clash = _overwritten_input(args)
+    if clash is not None:
+        return fail(clash)
 
     flips: FlipSummary | None = None
     with ExitStack() as stack:
@@ -110,9 +117,13 @@ def run(args: argparse.Namespace) -> int:
                 sink = stack.enter_context(open(args.decisions, "w", encoding="utf-8"))
         except OSError as error:
             return fail(f"cannot open {redact(str(error.filename))}: {error.strerror}")
-        lines = _lines(log, args.log, show=not args.no_progress and sys.stderr.isatty())
         writer = None if sink is None else _decision_writer(sink)
-        requests = read_requests(lines)
+        # The open file itself, not its lines: read_requests then reads it
+        # in pieces bounded by the line limit.
+        requests = read_requests(log)
+        # Standard input has no size to show progress against.
+        if not args.no_progress and sys.stderr.isatty() and str(args.log) != "-":
+            requests = _with_progress(requests, log, args.log)
         if candidate is None:
             summary = replay(policy, requests, on_decision=writer)
         else:
@@ -120,6 +131,13 @@ def run(args: argparse.Namespace) -> int:
                 policy, candidate, requests, on_decision=writer
             )
 
+    _print_summary(args, summary, flips)
+    return EXIT_YES
+
+
+def _print_summary(
+    args: argparse.Namespace, summary: ReplaySummary, flips: FlipSummary | None
+) -> None:
     if args.format == "json":
         record = _as_json(summary, args.top)
         if flips is not None:
@@ -129,7 +147,55 @@ def run(args: argparse.Namespace) -> int:
         print(_as_text(summary, args.log, args.policy, args.top))
         if flips is not None:
             print(_flips_text(flips, args.against, args.top))
-    return EXIT_YES
+
+
+def _overwritten_input(args: argparse.Namespace) -> str | None:
+    """Why ``--decisions`` would overwrite an input, or None when it would not.
+
+    Opening the decision file truncates it, so this runs before anything is
+    opened for writing.  A file that does not exist yet is no input.
+    """
+    decisions: Path | None = args.decisions
+    if decisions is None:
+        return None
+    inputs = {"--policy": args.policy, "--against": args.against}
+    if str(args.log) != "-":
+        inputs["the log"] = args.log
+    for name, path in inputs.items():
+        if path is not None and _same_file(decisions, path):
+            return (
+                "--decisions must name a file other than the inputs, got "
+                f"{_shown(decisions)}, the same file as {name} {_shown(path)}"
+            )
+    if str(args.log) == "-" and _is_stdin(decisions):
+        return (
+            "--decisions must name a file other than the inputs, got "
+            f"{_shown(decisions)}, the same file as standard input"
+        )
+    return None
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        # Missing, so no input; or not to be looked at, and then opening it
+        # fails next and that error says why.
+        return False
+
+
+def _is_stdin(path: Path) -> bool:
+    """Whether standard input is redirected from the file at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(sys.stdin.fileno()), os.stat(path))
+    except (OSError, ValueError, AttributeError):
+        # Standard input is no file (a pipe, or replaced in a test).
+        return False
+
+
+def _shown(path: Path) -> str:
+    """A file name as given, safe to print: secrets blanked, controls escaped."""
+    return printable(redact(str(path)))
 
 
 def _open_log(path: Path, stack: ExitStack) -> IO[str]:
@@ -140,24 +206,29 @@ def _open_log(path: Path, stack: ExitStack) -> IO[str]:
     return stack.enter_context(open(path, encoding="utf-8", errors="replace"))
 
 
-def _lines(log: IO[str], path: Path, *, show: bool) -> Iterator[str]:
-    """The log's lines, drawing a progress bar on stderr when asked."""
-    if not show or str(path) == "-":
-        yield from log
-        return
+def _with_progress(
+    records: Iterator[LogRequest | Malformed], log: IO[str], path: Path
+) -> Iterator[LogRequest | Malformed]:
+    """The records, drawing a progress bar on stderr as lines go by."""
     size = max(1, os.path.getsize(path))
-    for number, line in enumerate(log, start=1):
-        if number % _PROGRESS_EVERY == 0:
-            done = min(1.0, log.buffer.tell() / size) if hasattr(log, "buffer") else 0
-            filled = int(done * 30)
-            print(
-                f"\r[{'#' * filled}{'.' * (30 - filled)}] {number:,} lines",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-        yield line
+    next_draw = _PROGRESS_EVERY
+    for record in records:
+        if record.line >= next_draw:
+            next_draw = record.line + _PROGRESS_EVERY
+            _draw_progress(record.line, log, size)
+        yield record
     print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _draw_progress(lines: int, log: IO[str], size: int) -> None:
+    done = min(1.0, log.buffer.tell() / size) if hasattr(log, "buffer") else 0
+    filled = int(done * 30)
+    print(
+        f"\r[{'#' * filled}{'.' * (30 - filled)}] {lines:,} lines",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _decision_writer(sink: IO[str]) -> Callable[[LogRequest, Decision], None]:
@@ -190,7 +261,8 @@ def _as_json(summary: ReplaySummary, top: int) -> dict[str, object]:
 def _as_text(summary: ReplaySummary, log: Path, policy: Path, top: int) -> str:
     total = max(1, summary.total)
     out = [
-        f"replayed {summary.total:,} requests from {log} against {policy}",
+        f"replayed {summary.total:,} requests from {_shown(log)} "
+        f"against {_shown(policy)}",
         f"  allowed   {summary.allowed:>10,}  {100 * summary.allowed / total:5.1f}%",
         f"  denied    {summary.denied:>10,}  {100 * summary.denied / total:5.1f}%",
     ]
@@ -199,19 +271,8 @@ def _as_text(summary: ReplaySummary, log: Path, policy: Path, top: int) -> str:
     ]
     out.append(f"  malformed lines {summary.malformed:>4,}")
     out += [f"    line {m.line}: {m.why}" for m in summary.malformed_samples]
-    for title, table in (
-        ("top denied paths", summary.denied_paths),
-        ("top denied clients", summary.denied_clients),
-    ):
-        rows = table.top(top)
-        if rows:
-            bound = (
-                f" (counts may be high by at most {table.error_bound})"
-                if (table.error_bound)
-                else ""
-            )
-            out.append(f"{title}{bound}:")
-            out += [f"  {count:>8,}  {key[:100]}" for key, count in rows]
+    out += _top("top denied paths", summary.denied_paths, top)
+    out += _top("top denied clients", summary.denied_clients, top)
     return "\n".join(out)
 
 
@@ -233,7 +294,8 @@ def _flips_json(flips: FlipSummary, top: int) -> dict[str, object]:
 
 def _flips_text(flips: FlipSummary, against: Path, top: int) -> str:
     out = [
-        f"against {against}: {flips.flipped:,} of {flips.total:,} requests flip",
+        f"against {_shown(against)}: "
+        f"{flips.flipped:,} of {flips.total:,} requests flip",
         f"  allowed -> denied  {flips.to_denied:>10,}",
         f"  denied -> allowed  {flips.to_allowed:>10,}",
         f"  denied, new reason {flips.reason_changed:>10,}",
@@ -248,9 +310,11 @@ def _flips_text(flips: FlipSummary, against: Path, top: int) -> str:
 
 
 def _top(title: str, table: HeavyHitters, top: int) -> list[str]:
+    """A table's rows; keys come from the log, so controls are escaped."""
     rows = table.top(top)
     if not rows:
         return []
     bound = table.error_bound
     note = f" (counts may be high by at most {bound})" if bound else ""
-    return [f"{title}{note}:"] + [f"  {count:>8,}  {key[:100]}" for key, count in rows]
+    shown = [f"  {count:>8,}  {echo(key, _SHOWN)}" for key, count in rows]
+    return [f"{title}{note}:", *shown]
