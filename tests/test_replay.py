@@ -25,6 +25,18 @@ def test_heavy_hitters_exact_below_capacity() -> None:
     assert table.error_bound == 0
 
 
+def test_heavy_hitters_count_a_long_key_by_its_start() -> None:
+    # A hostile log's paths may be 64 KiB each; 4,096 of them would hold
+    # 256 MiB, so keys are cut.
+    table = HeavyHitters(capacity=4)
+    for tail in "ab":
+        table.add("/p" + "x" * 10_000 + tail)
+    ((key, count),) = table.top(5)
+    assert count == 2
+    assert len(key) == 512 + len("...")
+    assert key.endswith("x...")
+
+
 def test_heavy_hitters_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1, got 0"):
         HeavyHitters(capacity=0)
