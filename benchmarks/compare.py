@@ -235,7 +235,7 @@ def check(*, repeat: int) -> Figures:
         # the clock's own cost taken out; and of the allowed ones alone.
         singles = []
         allowed = []
-        for ip, path in requests[:4_000]:
+        for ip, path in requests[:4_000] * 3:
             start = clock()
             decision = decide(ip=ip, path=path, method="GET")
             spent = clock() - start
