@@ -377,7 +377,9 @@ def _items(
     after_equals = opening.split("=", 1)[-1].strip()
     starts_next = after_equals in ('"""', "'''")
     first = key_line + 1 if starts_next else key_line
-    first_offset = 0 if starts_next else max(0, opening.find(items[0]))
+    first_offset = 0
+    if not starts_next:
+        first_offset = max(0, _find_item(opening, items[0], opening.find("=") + 1))
     return items, lambda index: (first + index, first_offset if index == 0 else 0)
 
 
@@ -389,7 +391,8 @@ def _list_places(
     line = key_line
     for item in value:
         for candidate in range(line, len(lines) + 1):
-            column = lines[candidate - 1].find(item) if item else -1
+            start = lines[candidate - 1].find("=") + 1 if candidate == key_line else 0
+            column = _find_item(lines[candidate - 1], item, start) if item else -1
             if column >= 0:
                 line = candidate
                 places.append((candidate, column))
@@ -397,6 +400,53 @@ def _list_places(
         else:
             places.append((line, 0))
     return places
+
+
+def _find_item(line: str, item: str, start: int) -> int:
+    """The 0-based column where ``item`` starts in ``line``, or -1.
+
+    The item is as TOML decoded it, so a string that spells a character
+    with an escape (``"\u00e9"``, ``"\t"``) does not hold it as typed: the
+    line is then read with its escapes decoded, each decoded character
+    remembering the column it came from.  Columns inside the item after an
+    escape stay approximate; its start, and a fault at its first escape,
+    are exact.
+    """
+    found = line.find(item, start)
+    if found >= 0 or "\\" not in line:
+        return found
+    decoded, columns = _decode_escapes(line, start)
+    found = decoded.find(item)
+    return columns[found] if found >= 0 else -1
+
+
+# TOML basic-string escapes: a character, or a code point in 4 or 8 digits.
+_ESCAPE: Final = re.compile(r'\\(?:([btnfr"\\])|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8}))')
+_SHORT_ESCAPES: Final = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}
+
+
+def _decode_escapes(line: str, start: int) -> tuple[str, list[int]]:
+    """Decode TOML escapes in ``line`` from ``start``; say where each came from."""
+    decoded: list[str] = []
+    columns: list[int] = []
+    at = start
+    for match in _ESCAPE.finditer(line, start):
+        decoded.extend(line[at : match.start()])
+        columns.extend(range(at, match.start()))
+        short, four, eight = match.groups()
+        if short:
+            char = _SHORT_ESCAPES.get(short, short)
+        else:
+            point = int(four or eight, 16)
+            # tomllib refused an out-of-range escape in a value; one left
+            # elsewhere on the line (a comment) stands as a placeholder.
+            char = chr(point) if point <= 0x10FFFF else "\ufffd"
+        decoded.append(char)
+        columns.append(match.start())
+        at = match.end()
+    decoded.extend(line[at:])
+    columns.extend(range(at, len(line)))
+    return "".join(decoded), columns
 
 
 def _key_position(lines: Sequence[str], key: str) -> tuple[int, int]:

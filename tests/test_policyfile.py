@@ -152,3 +152,24 @@ def test_an_api_base_error_points_at_the_base_itself() -> None:
     found = caught.value.diagnostics[0]
     assert (found.code, found.line, found.column) == ("dot-segment", 4, 9)
     assert found.line_text == '    "/x/.."'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "at"),
+    [
+        ('scope = "all"\nip_allowlist = "10.0.0.1\\u0000"\n', 2, 25, "\\u0000"),
+        ('scope = "all"\nip_allowlist = "\\u00e910.0.0.1"\n', 2, 17, "\\u00e9"),
+        ('scope = "custom"\nendpoints = "/plan\\u0000"\n', 2, 19, "\\u0000"),
+        ('scope = "custom"\nendpoints = ["/plan", "/x/\\u00e9"]\n', 2, 27, "\\u00e9"),
+        # The item's text also appears in the key: found after the '='.
+        ('scope = "custom"\nendpoints = "s"\n', 2, 14, 's"'),
+    ],
+)
+def test_a_value_spelled_with_escapes_is_located_as_typed(
+    text: str, line: int, column: int, at: str
+) -> None:
+    with pytest.raises(PolicyFileError) as caught:
+        loads_policy(text)
+    found = caught.value.diagnostics[0]
+    assert (found.line, found.column) == (line, column)
+    assert found.line_text[column - 1 :].startswith(at)
