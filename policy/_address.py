@@ -110,9 +110,10 @@ def parse_client_address(value: object) -> tuple[Version, int] | None:
         strictly written address (whitespace, a list, a CIDR, a zone id, a
         host name, leading zeros, another type): the caller denies.
     """
-    if isinstance(value, str):
+    if issubclass(type(value), str):
         # A str subclass is read as the plain string it holds, never
-        # through its own methods, which could say anything.
+        # through its own methods, which could say anything.  The type, not
+        # isinstance(): an object may claim str through its __class__.
         parsed = _parse_text(value if type(value) is str else str.__str__(value))
         if parsed is None:
             return None

@@ -9,6 +9,7 @@ run.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _blanked(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
 def echo(text: str, limit: int = MAX_ECHO) -> str:
     """Return ``text`` cut to ``limit`` characters, saying what was elided.
 
@@ -98,25 +103,42 @@ class Diagnostic:
     line_text: str = ""
     length: int = 1
 
+    def __repr__(self) -> str:
+        # The fields hold the input as typed, so a pasted secret too: the
+        # repr, which tracebacks and logs show, blanks it.
+        shown = ", ".join(
+            f"{field.name}={_blanked(getattr(self, field.name))!r}"
+            for field in dataclasses.fields(self)
+        )
+        return f"Diagnostic({shown})"
+
     @property
     def location(self) -> str:
         """``source:line:column``, the prefix editors and CI annotators read."""
         return f"{self.source}:{self.line}:{self.column}"
 
     def format(self, *, caret: bool = True) -> str:
-        """Render as ``file:line:col: level code message`` with a caret line."""
-        head = f"{self.location}: {self.level} {self.code} {self.message}"
+        """Render as ``file:line:col: level code message`` with a caret line.
+
+        Everything shown is redacted and has its controls escaped, the file
+        name included: it was typed too.
+        """
+        head = printable(
+            redact(f"{self.location}: {self.level} {self.code} {self.message}")
+        )
         if not caret or not self.line_text:
             return head
-        line = self.line_text
-        shown = echo(line, 2 * MAX_ECHO)
+        line, limit = self.line_text, 2 * MAX_ECHO
+        shown = echo(line, limit)
         # The caret goes under the span as shown, where escapes and blanked
-        # secrets before it have changed the width.
-        before = len(printable(redact(line[: self.column - 1])))
-        span = len(printable(line[self.column - 1 : self.column - 1 + self.length]))
-        if before > len(shown):
+        # secrets have changed the width; a span past the cut gets none.
+        start, end = self.column - 1, self.column - 1 + self.length
+        before = len(printable(redact(line[:start])))
+        span = len(printable(redact(line[start:end])))
+        visible = min(len(printable(redact(line))), limit)
+        if before >= visible:
             return f"{head}\n    {shown}"
-        width = max(1, min(span, len(shown) - before))
+        width = max(1, min(span, visible - before))
         marker = " " * before + "^" * width
         return f"{head}\n    {shown}\n    {marker}"
 

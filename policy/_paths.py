@@ -189,7 +189,9 @@ def canonical_path(raw: str, *, max_length: int = DEFAULT_MAX_PATH_LENGTH) -> st
         PathError: The target is refused; ``code`` says why.
         PolicyTypeError: ``raw`` is not a ``str``.
     """
-    if not isinstance(raw, str):
+    if not issubclass(type(raw), str):
+        # The type, not isinstance(): an object may claim str through its
+        # __class__ and hold no string at all.
         raise PolicyTypeError(f"path must be a str, got {type(raw).__name__}")
     if type(raw) is not str:
         # A str subclass is read as the plain string it holds, never

@@ -357,7 +357,8 @@ class AccessPolicy:
         if routes is not None and type(path) is str:
             route = routes.get(path)
         if route is None:
-            if not isinstance(path, str):
+            # The type as well: an object may claim str through __class__.
+            if not (isinstance(path, str) and issubclass(type(path), str)):
                 return _deny(
                     Reason.BAD_PATH,
                     f"path must be a string, got {type(path).__name__}",
@@ -507,7 +508,7 @@ def _check_count(name: str, value: object, *, least: int) -> None:
 
 def _is_method(method: object) -> bool:
     """True when ``method`` is an RFC 9110 token of a sensible length."""
-    if not isinstance(method, str):
+    if not issubclass(type(method), str):
         return False
     text = str.__str__(method)
     return 0 < len(text) <= _MAX_METHOD_LENGTH and _TCHARS.issuperset(text)
@@ -519,7 +520,7 @@ def _show(value: object) -> str:
     Anything but a string is named by its type: its own repr() could raise
     (or, for an int of many thousand digits, be refused by Python).
     """
-    if not isinstance(value, str):
+    if not issubclass(type(value), str):
         return f"<{type(value).__name__}>"
     text = value if type(value) is str else str.__str__(value)
     if len(text) <= MAX_ECHO and not may_hold_secret(text):

@@ -24,9 +24,10 @@ from functools import partial
 from pathlib import Path
 
 from policy._decision import Decision
-from policy._errors import PolicyError, PolicyTypeError
+from policy._errors import PolicyError, PolicyTypeError, printable
 from policy._policy import ADAPTER_CACHE_SIZE, AccessPolicy
 from policy._policyfile import load_policy
+from policy._redact import redact
 
 __all__ = ["DEFAULT_CHECK_INTERVAL_SECONDS", "PolicyReloader"]
 
@@ -95,7 +96,12 @@ class PolicyReloader:
         self._next_check = monotonic() + self.check_interval_seconds
 
     def __repr__(self) -> str:
-        return f"<PolicyReloader {str(self.path)!r} {self._loaded.policy!r}>"
+        return f"<PolicyReloader {self._shown!r} {self._loaded.policy!r}>"
+
+    @property
+    def _shown(self) -> str:
+        """The file's name for messages: secrets blanked, controls escaped."""
+        return printable(redact(str(self.path)))
 
     @property
     def policy(self) -> AccessPolicy:
@@ -135,13 +141,13 @@ class PolicyReloader:
             _log.warning(
                 "policy file %s was not reloaded; the last good version stays "
                 "in force: %s",
-                self.path,
+                self._shown,
                 loaded,
             )
             return False
         self._loaded = loaded
         self._refused = None
-        _log.info("policy file %s reloaded", self.path)
+        _log.info("policy file %s reloaded", self._shown)
         return True
 
     def _load(self, signature: _Signature) -> _Loaded | PolicyError:
@@ -151,7 +157,7 @@ class PolicyReloader:
         except PolicyError as error:
             return error
         if _signature(self.path) != signature:
-            return PolicyError(f"{self.path} changed while it was being read")
+            return PolicyError(f"{self._shown} changed while it was being read")
         return _Loaded(signature, policy)
 
 

@@ -295,3 +295,41 @@ def test_a_directory_is_refused(
     folder.mkdir()
     assert main([command, str(folder)]) == 2
     assert "must name a regular file, got a directory" in capsys.readouterr().err
+
+
+SECRET = "cvpat_" + "S" * 43 + "_AAAAAA"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token", "renew", "--db", "t.db", "--token", SECRET],
+        [SECRET],
+        ["check", "--policy", "p.toml", "--ip", "1.2.3.4", "--path", "/", SECRET],
+        ["replay", "--policy", "p.toml", "--format", SECRET, "log"],
+        ["check", "--policy", "p.toml", "--ip", "1.2.3.4", "--path", "/", "\x1b]0;x"],
+    ],
+)
+def test_a_usage_error_blanks_secrets_and_escapes_controls(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "error:" in err
+    assert "S" * 16 not in err
+    assert "\x1b" not in err
+
+
+def test_a_file_name_with_controls_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / f"miss\x1b[2J\u202e{SECRET}.toml"
+    status = main(["check", "--policy", str(missing), "--ip", "1.1.1.1", "--path", "/"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "miss\\x1b[2J\\u202ecvpat_***.toml" in err
+    assert "\x1b" not in err
+    assert "\u202e" not in err
+    assert "S" * 16 not in err

@@ -11,7 +11,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from policy._errors import printable
+from policy._redact import redact
 from policy.cli import (
     _check,
     _cidrs,
@@ -38,9 +41,22 @@ _SUBCOMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors shown safely.
+
+    Its messages quote what was typed ("unrecognized arguments: ..."), and a
+    secret pasted into the wrong option or a control character must not be
+    printed as typed.  Subcommand parsers are of this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {printable(redact(message))}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="policy",
         description="Decide whether an API request made with an access token "
         "may go through: IP allowlists, endpoint scopes, token lifetimes.",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from policy._errors import PolicyError
+from policy._errors import PolicyError, printable
 from policy._files import is_policy_path, read_allowlist_file
 from policy._policyfile import load_policy
 from policy._redact import redact
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
 
     if allowlist is None:
-        shown = redact(str(path))
+        shown = printable(redact(str(path)))
         print(f"policy: {shown} has no allowlist: every address", file=sys.stderr)
         cidrs: list[str] = list(_EVERY_ADDRESS)
     else:

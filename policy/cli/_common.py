@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Final, TypeAlias
 
-from policy._errors import PolicyError
+from policy._errors import PolicyError, printable
 from policy._policy import AccessPolicy
 from policy._policyfile import load_policy
+from policy._redact import redact
 
 __all__ = [
     "EXIT_NO",
@@ -38,8 +39,12 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fail(message: str) -> int:
-    """Print ``policy: message`` on stderr; return the 'unusable' status."""
-    print(f"policy: {message}", file=sys.stderr)
+    """Print ``policy: message`` on stderr; return the 'unusable' status.
+
+    The message may quote a file name or an argument as typed: a secret in
+    it is blanked and control characters are written as escapes.
+    """
+    print(f"policy: {printable(redact(message))}", file=sys.stderr)
     return EXIT_UNUSABLE
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
-from policy._errors import PolicyError
+from policy._errors import PolicyError, printable
 from policy._forwarded import ForwardedHeader, TrustedProxies
 from policy._policy import AccessPolicy
 from policy._redact import redact
@@ -168,12 +168,11 @@ def run(args: argparse.Namespace) -> int:
         reason = error.strerror or str(error)
         return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     trusted = ", ".join(args.trusted_proxy) or "none"
-    print(
+    listening = (
         f"policy serve: listening on http://{args.host}:{args.port} "
-        f"(token store {args.db}; trusted proxies: {trusted})",
-        file=sys.stderr,
-        flush=True,
+        f"(token store {args.db}; trusted proxies: {trusted})"
     )
+    print(printable(redact(listening)), file=sys.stderr, flush=True)
     config = uvicorn.Config(
         app,
         # The service reads forwarding headers itself, from trusted proxies
@@ -209,8 +208,23 @@ def _reporting(level: str) -> Iterator[None]:
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(level.upper())
+    # uvicorn's access log (--access-log) quotes each request line, and an
+    # Envoy check carries the client's own path: blank and escape it too.
+    access = logging.getLogger("uvicorn.access")
+    access.addFilter(_shown_safely)
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+        access.removeFilter(_shown_safely)
+
+
+def _shown_safely(record: logging.LogRecord) -> bool:
+    """Blank secrets and escape controls in a record's arguments; keep it."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            printable(redact(arg)) if isinstance(arg, str) else arg
+            for arg in record.args
+        )
+    return True

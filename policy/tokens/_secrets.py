@@ -86,7 +86,12 @@ def derive_secret(kind: SecretKind, *, parent: str, seed: bytes) -> str:
 
 def looks_like(secret: object, kind: SecretKind) -> bool:
     """Return whether ``secret`` has the shape and checksum of a ``kind`` secret."""
-    if not isinstance(secret, str) or len(secret) > 64:
+    # The type, not isinstance(): an object may claim str through its
+    # __class__; a str subclass is read as the plain string it holds.
+    if not issubclass(type(secret), str):
+        return False
+    secret = str.__str__(secret)
+    if len(secret) > 64:
         return False
     found = _SHAPE.fullmatch(secret)
     if found is None or found.group(1) != _PREFIXES[kind]:

@@ -352,6 +352,11 @@ class TokenService:
     def _authorize(
         self, access: str | None, ip: object, path: str, method: str
     ) -> Decision:
+        if access is not None:
+            if not issubclass(type(access), str):
+                return deny(Reason.UNKNOWN_TOKEN, "the access token is not a string")
+            # Read as the plain string it holds, never through its methods.
+            access = str.__str__(access)
         if not access:
             return deny(Reason.MISSING_TOKEN, "no access token was presented")
         if not looks_like(access, "access"):

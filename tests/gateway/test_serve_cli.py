@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import logging
 import os
 import socket
 import sqlite3
@@ -181,3 +182,34 @@ def test_a_refused_reload_is_reported_on_stderr(tmp_path: Path, serve: Any) -> N
     assert "policy serve: WARNING: policy file" in log
     assert "was not reloaded; the last good version stays in force" in log
     assert "empty-allowlist" in log
+
+
+def test_serve_shows_file_names_and_requests_safely(tmp_path: Path, serve: Any) -> None:
+    secret = "cvpat_" + "S" * 43 + "_AAAAAA"
+    db = tmp_path / f"db_{secret}.db"
+    SQLiteStore(db).close()
+    port = serve(db, "--access-log", "--log-level", "info", "--api-base", "/")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request(
+        "GET",
+        f"/ext_authz/plan/{secret}",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    connection.getresponse().read()
+    connection.close()
+    serve.stop_all()
+
+    log = (tmp_path / f"serve-{port}.log").read_text()
+    assert "listening on" in log
+    assert "db_cvpat_***" in log
+    assert "/ext_authz/plan/cvpat_***" in log  # the access log's line
+    assert "S" * 16 not in log
+
+
+def test_the_access_log_filter_blanks_and_escapes_arguments() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "%s %s %d",
+        ("1.2.3.4", "/p/cvpat_" + "S" * 43 + "\x1b[2J", 200), None,
+    )  # fmt: skip
+    assert _serve._shown_safely(record)
+    assert record.getMessage() == "1.2.3.4 /p/cvpat_***\\x1b[2J 200"

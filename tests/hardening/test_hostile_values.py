@@ -167,3 +167,49 @@ def test_echoed_input_cannot_drive_a_terminal() -> None:
     assert "\x1b" not in found
     assert shown[marker.index("^") :].startswith("[31m")
     assert marker.count("^") == 4
+
+
+class ClaimsStr:
+    """Passes isinstance(x, str) through __class__, and holds no string."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return str
+
+
+def test_an_object_claiming_str_is_refused_not_raised() -> None:
+    from policy.tokens import MemoryStore, TokenService
+
+    claims = ClaimsStr()
+    assert isinstance(claims, str)
+    for policy in (POLICY, POLICY.with_cache(8)):
+        assert policy.check(ip=claims, path="/api/plan").reason is Reason.BAD_IP
+        by_path = policy.check(ip="10.0.0.1", path=claims)  # type: ignore[arg-type]
+        assert by_path.reason is Reason.BAD_PATH
+        by_method = policy.check(ip="10.0.0.1", path="/api/plan", method=claims)  # type: ignore[arg-type]
+        assert by_method.reason is Reason.BAD_METHOD
+    assert claims not in ALLOWLIST
+    assert ALLOWLIST.judge(claims) is None
+    service = TokenService(MemoryStore())
+    decision = service.authorize(access_token=claims, ip="10.0.0.1", path="/plan")  # type: ignore[arg-type]
+    assert decision.reason is Reason.UNKNOWN_TOKEN
+
+
+def test_diagnostics_blank_secrets_in_repr_and_carets() -> None:
+    from policy import IPAllowlist
+    from policy._errors import PolicyError
+
+    secret = "cvpat_" + "S" * 43 + "_AAAAAA"
+    with pytest.raises(PolicyError) as caught:
+        Scope.custom(f"/plan/{secret}/more")
+    found = caught.value.diagnostics[0]
+    assert "S" * 16 not in repr(found)
+    shown, marker = found.format().splitlines()[1:]
+    # The caret covers the secret as shown, not as typed.
+    assert shown[marker.index("^") :].startswith("cvpat_***/")
+    assert marker.count("^") == len("cvpat_***")
+
+    # A fault past the cut of a long line gets no caret under the note.
+    with pytest.raises(PolicyError) as caught:
+        IPAllowlist.parse("10.0.0.1" + " " * 130 + "10.0.0.5/24")
+    assert "^" not in caught.value.diagnostics[0].format()
