@@ -53,7 +53,8 @@ def register(subparsers: Subparsers) -> None:
     token = subparsers.add_parser(
         "token",
         help="create, renew, revoke and inspect access tokens",
-        description=__doc__,
+        # The module's docstring, without its reStructuredText quoting.
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = token.add_subparsers(dest="action", metavar="ACTION")
