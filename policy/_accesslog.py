@@ -13,7 +13,10 @@ number and why, never an exception: one bad line must not stop an audit.
 
 Given an open file rather than a list, lines are read at most
 ``max_line_length + 1`` characters at a time, so a line without end (a torn
-log, ``/dev/zero``) costs no more memory than one at the limit.
+log, ``/dev/zero``) costs no more memory than one at the limit.  Open it with
+``newline="\\n"``, so that lines end only at a line feed, where ``grep -n``
+ends them: a lone carriage return is then part of its line, and one before a
+line feed is dropped with it here.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ def read_requests(
             open text file (anything with ``readline``), which is then read
             in bounded pieces: an overlong line is never held whole, and
             the rest of it is skipped up to its line ending.
-        max_line_length: Longer lines (line ending included) are not read,
-            only reported as :class:`Malformed`.
+        max_line_length: Longer lines (line ending included, CRLF counted
+            as one character like LF) are not read, only reported as
+            :class:`Malformed`.
 
     Returns:
         An iterator yielding a :class:`LogRequest` for each line in a known
@@ -128,7 +132,9 @@ def _read(
     """The reading loop of :func:`read_requests`, options already checked."""
     match_clf = _CLF.match
     for number, line in enumerate(lines, start=1):
-        if len(line) > max_line_length:
+        # A CRLF ending counts as one character, as "\n" does: a log reads
+        # the same whichever ending it was saved with.
+        if len(line) - line.endswith("\r\n") > max_line_length:
             yield Malformed(number, f"line longer than {max_line_length} characters")
             continue
         found = match_clf(line)

@@ -109,6 +109,18 @@ def test_default_line_limit_at_the_limit_and_one_past() -> None:
     ]
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_line_ending_counts_as_one_character_whichever_it_is(ending: str) -> None:
+    head = '192.0.2.1 - - [17/May/2015:10:05:03 +0000] "GET /'
+    tail = ' HTTP/1.1" 200 1'
+    line = head + "a" * (MAX_LOG_LINE - 1 - len(head) - len(tail)) + tail
+    (found,) = read_requests([line + ending])
+    assert isinstance(found, LogRequest)
+    assert list(read_requests([line + " " + ending])) == [
+        Malformed(1, "line longer than 65536 characters")
+    ]
+
+
 @pytest.mark.parametrize("value", [0, -1, True, 1.5, "80", None])
 def test_line_limit_must_be_a_positive_int(value: object) -> None:
     with pytest.raises(PolicyTypeError) as caught:
@@ -186,15 +198,25 @@ def test_an_overlong_line_in_a_file_is_never_held_whole() -> None:
         ("a" * 25, ["too long"]),
         # Overlong over several pieces, ending exactly at a piece boundary.
         ("a" * 29 + "\n" + "b" * 8 + "\n", ["too long", 2]),
-        # Windows line endings read as the text stream translates them.
-        ("b" * 7 + "\r\n" + "a" * 12 + "\r\n" + "b\r\n", [1, "too long", 3]),
+        # Windows line endings, CRLF counted as one character like LF.
+        ("b" * 8 + "\r\n" + "a" * 12 + "\r\n" + "b\r\n", [1, "too long", 3]),
+        # One past the limit, the piece cut between CR and LF.
+        ("a" * 9 + "\r\n" + "b" * 8 + "\r\n", ["too long", 2]),
+        # A torn last line ending in CR, at the limit and one past it.
+        ("b" * 8 + "\r", [1]),
+        ("a" * 9 + "\r", ["too long"]),
     ],
 )
+# Translated to LF as a file opened by default reads them, or kept as a log
+# is read, with lines ending only at LF.
+@pytest.mark.parametrize("newline", [None, "\n"])
 def test_stream_line_numbers_survive_an_overlong_line(
-    text: str, expected: list[object]
+    text: str, expected: list[object], newline: str | None
 ) -> None:
     # Every line of b's reads as one malformed request of that line number.
-    stream = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8")
+    stream = io.TextIOWrapper(
+        io.BytesIO(text.encode()), encoding="utf-8", newline=newline
+    )
     records = list(read_requests(stream, max_line_length=9))
     shown = [
         "too long"
@@ -203,3 +225,13 @@ def test_stream_line_numbers_survive_an_overlong_line(
         for r in records
     ]
     assert shown == expected
+
+
+def test_a_lone_carriage_return_is_part_of_its_line_when_lines_end_at_lf() -> None:
+    text = '{"ip": "192.0.2.1", "method": "GET", "path": "/a"}\rjunk\n' + COMBINED
+    stream = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", newline="\n")
+
+    assert list(read_requests(stream)) == [
+        Malformed(1, "not valid JSON"),
+        LogRequest(2, "83.149.9.216", "GET", "/presentations/x.png"),
+    ]

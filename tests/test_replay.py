@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -372,3 +375,127 @@ def test_flip_tables_show_keys_escaped_and_blanked() -> None:
     for out in (text, shown):
         assert "Q" * 8 not in out
         assert not [c for c in (*TERMINAL, "\u202e") if c in out]
+
+
+# --- standard input is read exactly as a file is
+
+# A client's byte 0x9b, invalid UTF-8 and, passed on raw, the 8-bit CSI that
+# opens a terminal command.
+INVALID_UTF8_LOG = b'192.0.2.1 - - [x] "GET /a\x9b31mb HTTP/1.1" 200 1\n'
+CRLF_PAD = '192.0.2.1 - - [x] "GET /{} HTTP/1.1" 200 1'
+# Lines end only at LF, as grep -n counts them: a lone CR is part of its line
+# (a path, a torn record), a CR before LF is dropped with it and counts as
+# one character towards the limit, as a LF does; the last line is torn.
+LONE_CR_LOG = b"\n".join(
+    [
+        b'192.0.2.1 - - [x] "GET /a HTTP/1.1" 200 1',
+        b'192.0.2.2 - - [x] "GET /a\rb HTTP/1.1" 200 1',
+        b"junk\rjunk",
+        CRLF_PAD.format("a" * (65_535 - len(CRLF_PAD) + 2)).encode() + b"\r",
+        CRLF_PAD.format("a" * (65_536 - len(CRLF_PAD) + 2)).encode() + b"\r",
+        b"bad",
+        b'192.0.2.7 - - [x] "GET /c HTTP/1.1" 200 1\r',
+    ]
+)
+
+
+def _replay_json(
+    log: bytes,
+    how: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[Any, list[int]]:
+    """The JSON summary and the decided line numbers, the log given ``how``."""
+    decisions = tmp_path / "decisions.jsonl"
+    args = ["replay", "--policy", str(PLAN), "--no-progress", "--format", "json"]
+    args += ["--decisions", str(decisions)]
+    if how == "file":
+        path = tmp_path / "access.log"
+        path.write_bytes(log)
+        args.append(str(path))
+    else:
+        # A standard input whose own decoding suits no log: strict ASCII,
+        # universal newlines.  Its bytes must be read as a file's are.
+        stdin = io.TextIOWrapper(io.BytesIO(log), encoding="ascii", newline=None)
+        monkeypatch.setattr(sys, "stdin", stdin)
+        args.append("-")
+
+    assert main(args) == 0
+
+    if how == "stdin":
+        # Read through, but left open for whoever reads it next.
+        assert not stdin.closed
+    lines = decisions.read_text(encoding="utf-8").splitlines()
+    return json.loads(capsys.readouterr().out), [json.loads(x)["line"] for x in lines]
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_an_invalid_byte_is_replaced_from_a_file_and_standard_input(
+    how: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    record, lines = _replay_json(INVALID_UTF8_LOG, how, tmp_path, monkeypatch, capsys)
+
+    assert (record["total"], record["malformed"], lines) == (1, 0, [1])
+    assert record["top_denied_paths"] == [["/a\ufffd31mb", 1]]
+
+
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_lines_end_only_at_a_line_feed_in_a_file_and_standard_input(
+    how: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    record, lines = _replay_json(LONE_CR_LOG, how, tmp_path, monkeypatch, capsys)
+
+    assert len(LONE_CR_LOG.split(b"\n")) == 7
+    assert lines == [1, 2, 4, 7]
+    assert record["malformed_samples"] == [
+        {"line": 3, "why": "not Common, Combined or JSON log format"},
+        {"line": 5, "why": "line longer than 65536 characters"},
+        {"line": 6, "why": "not Common, Combined or JSON log format"},
+    ]
+    assert dict(record["top_denied_paths"])["/a\rb"] == 1
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        # Strict, as under most UTF-8 locales: the byte would stop the replay.
+        "utf-8",
+        # As under the C and C.UTF-8 locales: the byte would be printed raw.
+        "utf-8:surrogateescape",
+    ],
+)
+def test_standard_input_is_decoded_whatever_python_would_use(
+    encoding: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(INVALID_UTF8_LOG)
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+
+    def replay(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-m", "policy", "replay", "--policy", str(PLAN)]
+        return subprocess.run(
+            [*command, *args],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            cwd=ROOT,
+            check=False,
+            timeout=60,
+        )
+
+    shown = replay("-", stdin=INVALID_UTF8_LOG)
+    from_file = replay("--format", "json", str(log))
+    from_stdin = replay("--format", "json", "-", stdin=INVALID_UTF8_LOG)
+
+    assert (shown.returncode, shown.stderr) == (0, b"")
+    assert b"\x9b" not in shown.stdout
+    assert "  /a\ufffd31mb\n".encode() in shown.stdout
+    assert from_stdin.returncode == from_file.returncode == 0
+    assert from_stdin.stdout == from_file.stdout

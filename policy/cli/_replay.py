@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -199,11 +200,33 @@ def _shown(path: Path) -> str:
 
 
 def _open_log(path: Path, stack: ExitStack) -> IO[str]:
-    if str(path) == "-":
+    """The log as text, decoded the same way from a file or standard input."""
+    if str(path) != "-":
+        return stack.enter_context(_decoded(open(path, "rb")))
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:
+        # Standard input replaced by a text stream (a test, an embedding
+        # program): there are no bytes left to decode.
         return sys.stdin
-    # Logs hold bytes from clients; a stray invalid byte must not stop the
-    # replay, and the replacement character then fails path checks closed.
-    return stack.enter_context(open(path, encoding="utf-8", errors="replace"))
+    # sys.stdin decodes as the locale and PYTHONIOENCODING say: strictly,
+    # so one bad byte stops the replay, or with surrogateescape, which puts
+    # the byte back raw in the output.  Read its bytes as a file's instead,
+    # and detach when done, so that dropping the wrapper leaves it open.
+    log = _decoded(binary)
+    stack.callback(log.detach)
+    return log
+
+
+def _decoded(binary: IO[bytes]) -> io.TextIOWrapper:
+    """A log's bytes as text lines.
+
+    Logs hold bytes from clients: a stray invalid byte must not stop the
+    replay, and the replacement character then fails path checks closed.
+    Lines end only at a line feed, as ``grep -n`` counts them: a lone
+    carriage return is part of its line, and one before a line feed is left
+    for :func:`read_requests` to drop.
+    """
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")
 
 
 def _with_progress(
