@@ -499,3 +499,19 @@ def test_standard_input_is_decoded_whatever_python_would_use(
     assert "  /a\ufffd31mb\n".encode() in shown.stdout
     assert from_stdin.returncode == from_file.returncode == 0
     assert from_stdin.stdout == from_file.stdout
+
+
+def test_a_summary_prints_on_a_terminal_that_cannot_encode_it(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b'1.2.3.4 - - [x] "GET /a\x9b31mb HTTP/1.1" 200 1\n')
+    policy = tmp_path / "p.toml"
+    policy.write_text('scope = "custom"\nendpoints = ["/plan"]\n')
+    env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "latin-1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "policy", "replay", "--policy", str(policy), str(log)],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"/a\\ufffd31mb" in done.stdout
