@@ -120,9 +120,13 @@ class ReplaySummary:
             return
         self.denied_by_reason[decision.reason.value] += 1
         # The raw path and address are as a client sent them, secrets and
-        # all; blanked here, every output of the tables agrees.
-        self.denied_paths.add(redact(decision.path or request.path))
-        self.denied_clients.add(redact(request.ip))
+        # all; blanked here, every output of the tables agrees.  The
+        # decision's path is blanked already, and an address it could read
+        # holds none.
+        path = decision.path
+        self.denied_paths.add(redact(request.path) if path is None else path)
+        ip = request.ip
+        self.denied_clients.add(ip if decision.ip is not None else redact(ip))
 
     def record_malformed(self, line: Malformed) -> None:
         """Count one line that is not a request, keeping the first few."""
