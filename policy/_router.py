@@ -2,18 +2,17 @@
 
 A path is judged relative to the longest API base it lies under (see
 :class:`ApiBase`), against the scope's trie (see :class:`ScopeMatcher`).
-:class:`Router` answers both from one split of the path and no string
-built on the way:
+:class:`Router` gives the answer of both steps:
 
-* A trie of the bases' segments finds the longest base; the segments after
-  it walk the scope's trie.  This is exact for any set of bases.
 * When no base lies under another (the usual case), a copy of the scope's
-  trie is also grafted under each base, each endpoint of a copy noting the
-  length of its base, so a path that some endpoint allows is answered by a
-  single walk.  Grafting would be wrong for nested bases: with ``/api`` and
-  ``/api/v2``, ``/api/v2/x`` is judged under ``/api/v2`` alone, and a
-  single trie cannot both stop at ``/api``'s endpoint ``/v2`` for
-  ``/api/v2/z`` and look past it for ``/api/v2/x``.
+  trie is grafted under each base, each endpoint of a copy noting the
+  length of its base, so one walk of the path's segments answers, and no
+  relative path is built.  Grafting would be wrong for nested bases: with
+  ``/api`` and ``/api/v2``, ``/api/v2/x`` is judged under ``/api/v2``
+  alone, and a single trie cannot both stop at ``/api``'s endpoint ``/v2``
+  for ``/api/v2/z`` and look past it for ``/api/v2/x``.
+* Otherwise a trie of the bases' segments finds the longest base, and the
+  scope's own matcher judges the rest of the path.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ class Router:
             path = path.lower()
         grafted = self._grafted
         if grafted is None:
-            return self._walk(path[1:].split("/"))
+            return self._walk(path)
         destination, children, base_length = grafted
         if destination is not None:
             return destination
@@ -93,36 +92,24 @@ class Router:
         # base holds it.
         return None if base_length < 0 else (None, base_length)
 
-    def _walk(self, segments: list[str]) -> tuple[str | None, int] | None:
+    def _walk(self, path: str) -> tuple[str | None, int] | None:
         """Route in two steps: the longest base, then the scope below it."""
-        base_length, depth = self._longest_base(segments)
+        base_length = self._longest_base(path)
         if base_length < 0:
             return None
-        text, children = self._matcher.trie()
-        if text is not None:
-            return text, base_length
-        for segment in segments[depth:]:
-            child = children.get(segment)
-            if child is None:
-                break
-            text, children = child
-            if text is not None:
-                return text, base_length
-        return None, base_length
+        return self._matcher.match(path[base_length:] or "/"), base_length
 
-    def _longest_base(self, segments: list[str]) -> tuple[int, int]:
-        """Return the length of the longest base holding the segments (-1:
-        none), and how many segments it spans."""
+    def _longest_base(self, path: str) -> int:
+        """Return the length of the longest base holding ``path`` (-1: none)."""
         base_length, children = self._bases
-        depth = 0
-        for step, segment in enumerate(segments, 1):
+        for segment in path[1:].split("/"):
             child = children.get(segment)
             if child is None:
                 break
             length, children = child
             if length >= 0:
-                base_length, depth = length, step
-        return base_length, depth
+                base_length = length
+        return base_length
 
     def __repr__(self) -> str:
         walk = "two steps" if self._grafted is None else "one walk"
