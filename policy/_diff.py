@@ -19,7 +19,7 @@ from typing import Any
 
 from policy._address import MAX_ADDRESS, Version
 from policy._allowlist import IPAllowlist
-from policy._errors import printable
+from policy._errors import shown
 from policy._files import is_policy_path, read_allowlist_file
 from policy._index import IntervalIndex
 from policy._policy import AccessPolicy
@@ -158,7 +158,7 @@ class PolicyDiff:
         """The difference as text; one line saying so when there is none."""
         if not self.different:
             return ["no difference"]
-        out = [f"~ {_shown(setting)}" for setting in self.settings]
+        out = [f"~ {shown(setting)}" for setting in self.settings]
         for change in self.space:
             for sign, cidrs, count in (
                 ("+", change.gained, change.gained_count),
@@ -174,16 +174,11 @@ class PolicyDiff:
                     out += [f"  {sign} {cidr}" for cidr in cidrs]
         if self.endpoints_gained:
             out.append("endpoints gained:")
-            out += [f"  + {_shown(e)}" for e in self.endpoints_gained]
+            out += [f"  + {shown(e)}" for e in self.endpoints_gained]
         if self.endpoints_lost:
             out.append("endpoints lost:")
-            out += [f"  - {_shown(e)}" for e in self.endpoints_lost]
+            out += [f"  - {shown(e)}" for e in self.endpoints_lost]
         return out
-
-
-def _shown(text: str) -> str:
-    """Text from a policy as printed: no secret, nothing a terminal runs."""
-    return printable(redact(text))
 
 
 def _endpoint_paths(scope: Scope, *, fold: bool) -> dict[str, str]:

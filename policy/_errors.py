@@ -28,6 +28,7 @@ __all__ = [
     "ScopeError",
     "echo",
     "printable",
+    "shown",
 ]
 
 Level = Literal["error", "warning"]
@@ -55,6 +56,15 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+def shown(text: str) -> str:
+    """Return untrusted text as it may be printed or logged, whole.
+
+    A token secret in it is blanked and controls are written as escapes
+    (:func:`printable`); :func:`echo` also cuts it short.
+    """
+    return printable(redact(text))
+
+
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -71,7 +81,7 @@ def echo(text: str, limit: int = MAX_ECHO) -> str:
     wrong argument, and the message must not carry them on.  Controls are
     written as escapes, so echoed input cannot drive a terminal.
     """
-    text = printable(redact(text))
+    text = shown(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
@@ -123,24 +133,22 @@ class Diagnostic:
         Everything shown is redacted and has its controls escaped, the file
         name included: it was typed too.
         """
-        head = printable(
-            redact(f"{self.location}: {self.level} {self.code} {self.message}")
-        )
+        head = shown(f"{self.location}: {self.level} {self.code} {self.message}")
         if not caret or not self.line_text:
             return head
         line, limit = self.line_text, 2 * MAX_ECHO
-        shown = echo(line, limit)
+        echoed = echo(line, limit)
         # The caret goes under the span as shown, where escapes and blanked
         # secrets have changed the width; a span past the cut gets none.
         start, end = self.column - 1, self.column - 1 + self.length
-        before = len(printable(redact(line[:start])))
-        span = len(printable(redact(line[start:end])))
-        visible = min(len(printable(redact(line))), limit)
+        before = len(shown(line[:start]))
+        span = len(shown(line[start:end]))
+        visible = min(len(shown(line)), limit)
         if before >= visible:
-            return f"{head}\n    {shown}"
+            return f"{head}\n    {echoed}"
         width = max(1, min(span, visible - before))
         marker = " " * before + "^" * width
-        return f"{head}\n    {shown}\n    {marker}"
+        return f"{head}\n    {echoed}\n    {marker}"
 
     def __str__(self) -> str:
         return self.format()

@@ -24,7 +24,7 @@ from policy._address import parse_client_address
 from policy._allowlist import Entry, IPAllowlist
 from policy._api_base import ApiBase
 from policy._decision import Decision
-from policy._errors import printable
+from policy._errors import shown
 from policy._files import read_source
 from policy._paths import PathError, canonical_path
 from policy._policy import AccessPolicy
@@ -118,11 +118,11 @@ class Explanation:
         """The explanation as text, one fact a line."""
         decision = self.decision
         verdict = "allowed" if decision.allowed else "denied"
-        detail = _text(decision.detail)
+        detail = shown(decision.detail)
         out = [f"{verdict} ({decision.reason.value}): {detail}"]
         out.append(f"  path as sent:     {_quoted(self.raw_path)}")
         out.append(f"  canonical path:   {_shown(self.canonical_path)}")
-        base = f" (under {_text(self.api_base)})" if self.api_base else ""
+        base = f" (under {shown(self.api_base)})" if self.api_base else ""
         out.append(f"  matched path:     {_shown(self.relative_path)}{base}")
         out += self._address_lines()
         out += self._endpoint_lines()
@@ -157,11 +157,6 @@ class Explanation:
             f"    {_quoted(e.text)} at line {e.line}" for e in self.nearest_endpoints
         ]
         return out
-
-
-def _text(text: str) -> str:
-    """Untrusted text as printed: no secret, nothing a terminal acts on."""
-    return printable(redact(text))
 
 
 def _quoted(text: str) -> str:

@@ -8,8 +8,7 @@ from typing import Literal
 
 from policy._allowlist import Entry
 from policy._endpoints import Endpoint
-from policy._errors import Diagnostic, PolicyTypeError, echo, printable
-from policy._redact import redact
+from policy._errors import Diagnostic, PolicyTypeError, echo, shown
 
 __all__ = ["Findings", "Locator", "check_options", "ordered", "text_items"]
 
@@ -85,8 +84,8 @@ def _blanked(finding: Diagnostic) -> Diagnostic:
     """
     return dataclasses.replace(
         finding,
-        message=printable(redact(finding.message)),
-        text=printable(redact(finding.text)),
+        message=shown(finding.message),
+        text=shown(finding.text),
     )
 
 

@@ -24,10 +24,9 @@ from functools import partial
 from pathlib import Path
 
 from policy._decision import Decision
-from policy._errors import PolicyError, PolicyTypeError, printable
+from policy._errors import PolicyError, PolicyTypeError, shown
 from policy._policy import ADAPTER_CACHE_SIZE, AccessPolicy
 from policy._policyfile import load_policy
-from policy._redact import redact
 
 __all__ = ["DEFAULT_CHECK_INTERVAL_SECONDS", "PolicyReloader"]
 
@@ -101,7 +100,7 @@ class PolicyReloader:
     @property
     def _shown(self) -> str:
         """The file's name for messages: secrets blanked, controls escaped."""
-        return printable(redact(str(self.path)))
+        return shown(str(self.path))
 
     @property
     def policy(self) -> AccessPolicy:

@@ -13,8 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from policy._errors import printable
-from policy._redact import redact
+from policy._errors import shown
 from policy.cli import (
     _check,
     _cidrs,
@@ -51,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {printable(redact(message))}\n")
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {shown(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

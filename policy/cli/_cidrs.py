@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from policy._errors import PolicyError, printable
+from policy._errors import PolicyError, shown
 from policy._files import is_policy_path, read_allowlist_file
 from policy._policyfile import load_policy
-from policy._redact import redact
 from policy.cli._common import EXIT_UNUSABLE, EXIT_YES, Subparsers
 
 __all__ = ["register", "run"]
@@ -47,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
 
     if allowlist is None:
-        shown = printable(redact(str(path)))
-        print(f"policy: {shown} has no allowlist: every address", file=sys.stderr)
+        print(
+            f"policy: {shown(str(path))} has no allowlist: every address",
+            file=sys.stderr,
+        )
         cidrs: list[str] = list(_EVERY_ADDRESS)
     else:
         cidrs = allowlist.to_cidrs()

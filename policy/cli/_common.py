@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 from typing import Final, TypeAlias
 
-from policy._errors import PolicyError, printable
+from policy._errors import PolicyError, shown
 from policy._policy import AccessPolicy
 from policy._policyfile import load_policy
-from policy._redact import redact
 
 __all__ = [
     "EXIT_NO",
@@ -44,7 +43,7 @@ def fail(message: str) -> int:
     The message may quote a file name or an argument as typed: a secret in
     it is blanked and control characters are written as escapes.
     """
-    print(f"policy: {printable(redact(message))}", file=sys.stderr)
+    print(f"policy: {shown(message)}", file=sys.stderr)
     return EXIT_UNUSABLE
 
 

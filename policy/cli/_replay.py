@@ -14,7 +14,7 @@ from typing import IO, Final
 
 from policy._accesslog import LogRequest, Malformed, read_requests
 from policy._decision import Decision
-from policy._errors import echo, printable
+from policy._errors import echo, shown
 from policy._policy import ADAPTER_CACHE_SIZE
 from policy._redact import redact
 from policy._replay import (
@@ -166,12 +166,12 @@ def _overwritten_input(args: argparse.Namespace) -> str | None:
         if path is not None and _same_file(decisions, path):
             return (
                 "--decisions must name a file other than the inputs, got "
-                f"{_shown(decisions)}, the same file as {name} {_shown(path)}"
+                f"{shown(str(decisions))}, the same file as {name} {shown(str(path))}"
             )
     if str(args.log) == "-" and _is_stdin(decisions):
         return (
             "--decisions must name a file other than the inputs, got "
-            f"{_shown(decisions)}, the same file as standard input"
+            f"{shown(str(decisions))}, the same file as standard input"
         )
     return None
 
@@ -192,11 +192,6 @@ def _is_stdin(path: Path) -> bool:
     except (OSError, ValueError, AttributeError):
         # Standard input is no file (a pipe, or replaced in a test).
         return False
-
-
-def _shown(path: Path) -> str:
-    """A file name as given, safe to print: secrets blanked, controls escaped."""
-    return printable(redact(str(path)))
 
 
 def _open_log(path: Path, stack: ExitStack) -> IO[str]:
@@ -284,8 +279,8 @@ def _as_json(summary: ReplaySummary, top: int) -> dict[str, object]:
 def _as_text(summary: ReplaySummary, log: Path, policy: Path, top: int) -> str:
     total = max(1, summary.total)
     out = [
-        f"replayed {summary.total:,} requests from {_shown(log)} "
-        f"against {_shown(policy)}",
+        f"replayed {summary.total:,} requests from {shown(str(log))} "
+        f"against {shown(str(policy))}",
         f"  allowed   {summary.allowed:>10,}  {100 * summary.allowed / total:5.1f}%",
         f"  denied    {summary.denied:>10,}  {100 * summary.denied / total:5.1f}%",
     ]
@@ -317,7 +312,7 @@ def _flips_json(flips: FlipSummary, top: int) -> dict[str, object]:
 
 def _flips_text(flips: FlipSummary, against: Path, top: int) -> str:
     out = [
-        f"against {_shown(against)}: "
+        f"against {shown(str(against))}: "
         f"{flips.flipped:,} of {flips.total:,} requests flip",
         f"  allowed -> denied  {flips.to_denied:>10,}",
         f"  denied -> allowed  {flips.to_allowed:>10,}",

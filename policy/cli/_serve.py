@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args
 
-from policy._errors import PolicyError, printable
+from policy._errors import PolicyError, shown
 from policy._forwarded import ForwardedHeader, TrustedProxies
 from policy._policy import AccessPolicy
 from policy._redact import redact
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         f"policy serve: listening on http://{args.host}:{args.port} "
         f"(token store {args.db}; trusted proxies: {trusted})"
     )
-    print(printable(redact(listening)), file=sys.stderr, flush=True)
+    print(shown(listening), file=sys.stderr, flush=True)
     config = uvicorn.Config(
         app,
         # The service reads forwarding headers itself, from trusted proxies
@@ -224,7 +224,6 @@ def _shown_safely(record: logging.LogRecord) -> bool:
     """Blank secrets and escape controls in a record's arguments; keep it."""
     if isinstance(record.args, tuple):
         record.args = tuple(
-            printable(redact(arg)) if isinstance(arg, str) else arg
-            for arg in record.args
+            shown(arg) if isinstance(arg, str) else arg for arg in record.args
         )
     return True
